@@ -1,0 +1,1 @@
+"""Pure data encodings: CBOR, BARE, addresses, routes, multiaddrs."""
