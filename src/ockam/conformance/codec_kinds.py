@@ -160,7 +160,7 @@ def _body(spec: dict[str, Any] | None) -> Any:
     if typ == "NodeStatus":
         status = v["status"]
         if isinstance(status, dict):
-            (state, pid), = status.items()
+            ((state, pid),) = status.items()
         else:
             state, pid = status, None
         return models.NodeStatus(v["name"], _identifier_bytes(v["identifier"]), state, pid).to_cbor()

@@ -101,7 +101,9 @@ class CreateInlet:
                 (12, self.ebpf),
                 (
                     13,
-                    None if self.tls_certificate_provider is None else self.tls_certificate_provider.to_bytes(),
+                    None
+                    if self.tls_certificate_provider is None
+                    else self.tls_certificate_provider.to_bytes(),
                 ),
             ]
         )

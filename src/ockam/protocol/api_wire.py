@@ -62,9 +62,7 @@ class Request:
         return self.path.lstrip("/").split("/", 4)
 
     def header_cbor(self) -> bytes:
-        return cbor.encode(
-            {1: self.id, 2: self.path, 3: METHODS[self.method], 4: self.has_body}
-        )
+        return cbor.encode({1: self.id, 2: self.path, 3: METHODS[self.method], 4: self.has_body})
 
     def encode_inner(self) -> bytes:
         head = self.header_cbor()
@@ -110,7 +108,7 @@ class Response:
         if isinstance(body, str):
             return body
         if isinstance(body, dict) and isinstance(body.get(3), str):
-            return body[3]
+            return str(body[3])
         return "no message defined for this error"
 
 
@@ -125,7 +123,7 @@ def encode_error_body(message: str, path: str | None = None, method: str | None 
 
 
 def _unwrap(payload: bytes) -> tuple[dict[Any, Any], bytes, int]:
-    inner, end = bare.decode_data(payload)
+    inner, _ = bare.decode_data(payload)
     header, pos = cbor.decode_prefix(inner)
     if not isinstance(header, dict):
         raise DecodeError("API header is not a map")

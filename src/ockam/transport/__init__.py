@@ -1,1 +1,1 @@
-"""transport layer."""
+"""Transports: TCP (asyncio.Protocol over the sans-IO framing)."""

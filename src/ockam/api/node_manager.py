@@ -1,0 +1,330 @@
+"""The node manager: the control API worker at ``_internal.nodemanager``.
+
+Requests arrive as BARE ``Vec<u8>`` payloads holding ``CBOR(header) || CBOR(body)?``
+(node-api.md).  Each request is handled in its own task so a slow one (``v0/message``
+waiting for a reply) never blocks the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..codec import bare
+from ..codec.address import Address
+from ..codec.cbor import ByteList
+from ..codec.multiaddr import MultiAddr
+from ..errors import ApiError, DecodeError, NotFound, OckamError
+from ..node.message import LocalMessage
+from ..node.runtime import Context, Node, Worker
+from ..protocol import api_models as models
+from ..protocol.api_wire import Request, Response, decode_request, encode_error_body
+from ..services.basic import Echo, Hop, Uppercase
+from ..transport.tcp import TcpConnection, TcpListener, TcpTransport
+from .resolve import SecureHook, resolve_multiaddr
+
+__all__ = ["NODE_MANAGER_ADDRESS", "NodeManager", "NodeInfo"]
+
+log = logging.getLogger("ockam.api")
+
+NODE_MANAGER_ADDRESS = "_internal.nodemanager"
+SERVICE_KINDS: dict[str, type[Worker]] = {"echo": Echo, "uppercase": Uppercase, "hop": Hop}
+_SERVICE_LABEL = {"echo": "echoer", "uppercase": "uppercase", "hop": "hop"}
+
+Handler = Callable[[Request, list[str]], Awaitable[Response]]
+
+
+@dataclass
+class NodeInfo:
+    """What the node manager says about its own node."""
+
+    name: str
+    identifier: bytes = b""
+    identity_name: str = ""
+    is_default: Callable[[], bool] = field(default=lambda: False)
+    http_server_address: str | None = None
+
+
+def ok(body: Any = None) -> Response:
+    return Response(200) if body is None else Response(200, body)
+
+
+def fail(req: Request, status: int, message: str) -> Response:
+    return Response(status, encode_error_body(message, req.path, req.method or None))
+
+
+def transport_status_connection(c: TcpConnection) -> dict[int, Any]:
+    return {
+        1: 0,
+        2: [1, []] if c.mode == "incoming" else [2, []],
+        3: c.peer,
+        4: str(c.sender),
+        5: str(c.receiver),
+        6: {1: c.flow_control_id},
+    }
+
+
+def transport_status_listener(li: TcpListener) -> dict[int, Any]:
+    return {
+        1: 0,
+        2: [0, []],
+        3: li.socket_address,
+        4: "<none>",
+        5: str(li.processor_address),
+        6: {1: li.flow_control_id},
+    }
+
+
+class NodeManager(Worker):
+    """Serves the control API of one node."""
+
+    def __init__(self, node: Node, tcp: TcpTransport, info: NodeInfo) -> None:
+        self.node = node
+        self.tcp = tcp
+        self.info = info
+        self.api_listener: TcpListener | None = None
+        self.services: dict[str, str] = {}  # address -> kind
+        self.secure_hook: SecureHook | None = None
+        self._routes: list[tuple[str, list[str], Handler]] = []
+        self._install_routes()
+
+    # -- starting
+    async def start(self, listen: str) -> TcpListener:
+        self.api_listener = await self.tcp.listen(listen)
+        await self.node.start_worker(NODE_MANAGER_ADDRESS, self)
+        return self.api_listener
+
+    async def start_service(self, kind: str, address: str) -> None:
+        cls = SERVICE_KINDS.get(kind)
+        if cls is None:
+            raise NotFound(f"unknown service type {kind!r}")
+        if address in self.services or self.node.has_address(Address.local(address)):
+            raise ApiError(f"{_SERVICE_LABEL[kind]} service already exists at {address}", 409)
+        await self.node.start_worker(address, cls())
+        self.services[address] = kind
+
+    # -- dispatch
+    def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
+        def deco(fn: Handler) -> Handler:
+            self._routes.append((method, pattern.strip("/").split("/"), fn))
+            return fn
+
+        return deco
+
+    def add_route(self, method: str, pattern: str, fn: Handler) -> None:
+        self._routes.append((method, pattern.strip("/").split("/"), fn))
+
+    def _match(self, req: Request) -> tuple[Handler, list[str]] | None:
+        segments = req.segments
+        for method, pattern, fn in self._routes:
+            if method != req.method:
+                continue
+            if pattern and pattern[-1] == "*":
+                head = pattern[:-1]
+                if len(segments) > len(head) and segments[: len(head)] == head:
+                    return fn, ["/".join(segments[len(head) :])]
+                continue
+            if segments == pattern:
+                return fn, []
+        return None
+
+    async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        try:
+            req = decode_request(msg.payload)
+        except DecodeError as e:
+            log.warning("dropping undecodable API request: %s", e)
+            return
+        self.node.spawn(self._serve(ctx, msg, req), name=f"api {req.method} {req.path}")
+
+    async def _serve(self, ctx: Context, msg: LocalMessage, req: Request) -> None:
+        resp = await self.dispatch(req)
+        resp.re = req.id
+        await ctx.forward(msg.reply(resp.encode(), ctx.address))
+
+    async def dispatch(self, req: Request) -> Response:
+        if not req.method:
+            return Response(501, {1: req.path, 3: "unknown method"})
+        found = self._match(req)
+        if found is None:
+            return fail(req, 400, f"Invalid endpoint: {req.method} {req.path}")
+        fn, params = found
+        try:
+            return await fn(req, params)
+        except ApiError as e:
+            return fail(req, e.status, str(e))
+        except NotFound as e:
+            return fail(req, 404, str(e))
+        except (DecodeError, KeyError, TypeError, ValueError) as e:
+            return fail(req, 400, f"bad request: {e}")
+        except OckamError as e:
+            return fail(req, 500, str(e))
+        except Exception as e:
+            log.exception("API handler failed")
+            return fail(req, 500, f"internal error: {e}")
+
+    # -- endpoints
+    def _install_routes(self) -> None:
+        r = self.add_route
+        r("GET", "node", self.get_node)
+        r("GET", "node/resources", self.get_resources)
+        r("GET", "node/workers", self.get_workers)
+        r("GET", "node/tcp/connection", self.list_connections)
+        r("GET", "node/tcp/connection/*", self.show_connection)
+        r("POST", "node/tcp/connection", self.create_connection)
+        r("DELETE", "node/tcp/connection", self.delete_connection)
+        r("GET", "node/tcp/listener", self.list_listeners)
+        r("GET", "node/tcp/listener/*", self.show_listener)
+        r("POST", "node/tcp/listener", self.create_listener)
+        r("DELETE", "node/tcp/listener", self.delete_listener)
+        r("GET", "node/services", self.list_services)
+        r("GET", "node/services/*", self.list_services_of_kind)
+        for kind in SERVICE_KINDS:
+            r("POST", f"node/services/{kind}", self._start_service_handler(kind))
+        r("POST", "v0/message", self.send_message)
+
+    def node_status(self) -> dict[int, Any]:
+        return models.NodeStatus(self.info.name, self.info.identifier, "running", os.getpid()).to_cbor()
+
+    async def get_node(self, req: Request, params: list[str]) -> Response:
+        return ok(self.node_status())
+
+    def resources(self) -> dict[int, Any]:
+        port = self.api_listener.socket_address.rsplit(":", 1)[1] if self.api_listener else "0"
+        body: dict[int, Any] = {
+            1: self.info.name,
+            2: self.info.identity_name,
+            3: self.info.is_default(),
+            4: models.process_status_to_cbor("running", os.getpid()),
+            5: {
+                1: MultiAddr.parse(f"/node/{self.info.name}").to_bytes(),
+                2: MultiAddr.parse(f"/dnsaddr/localhost/tcp/{port}").to_bytes(),
+            },
+        }
+        if self.info.http_server_address:
+            host, _, hport = self.info.http_server_address.rpartition(":")
+            body[6] = [0, [host, int(hport)]]
+        body[7] = [transport_status_listener(li) for li in self.tcp.listeners.values()] + [
+            transport_status_connection(c) for c in self.tcp.connections.values() if c.mode == "outgoing"
+        ]
+        body[8] = self.secure_channel_listeners()
+        body[9] = self.inlets()
+        body[10] = self.outlets()
+        body[11] = [{2: addr, 3: kind} for addr, kind in self.services.items()]
+        return body
+
+    # Extension points for later layers (secure channels, portals).
+    def secure_channel_listeners(self) -> list[Any]:
+        return []
+
+    def inlets(self) -> list[Any]:
+        return []
+
+    def outlets(self) -> list[Any]:
+        return []
+
+    async def get_resources(self, req: Request, params: list[str]) -> Response:
+        return ok(self.resources())
+
+    async def get_workers(self, req: Request, params: list[str]) -> Response:
+        return ok({1: [{2: str(a)} for a in self.node.workers()]})
+
+    async def list_connections(self, req: Request, params: list[str]) -> Response:
+        return ok([transport_status_connection(c) for c in self.tcp.connections.values()])
+
+    async def show_connection(self, req: Request, params: list[str]) -> Response:
+        c = self.tcp.find_connection(params[0])
+        if c is None:
+            return fail(req, 404, f"Connection {params[0]} not found")
+        return ok(transport_status_connection(c))
+
+    async def create_connection(self, req: Request, params: list[str]) -> Response:
+        addr = _body_text(req, 1)
+        c = await self.tcp.connect(addr)
+        return ok(transport_status_connection(c))
+
+    async def delete_connection(self, req: Request, params: list[str]) -> Response:
+        addr = _body_text(req, 1)
+        c = self.tcp.find_connection(addr)
+        if c is None:
+            return fail(req, 404, f"Connection {addr} not found")
+        await self.tcp.disconnect(c)
+        return ok()
+
+    async def list_listeners(self, req: Request, params: list[str]) -> Response:
+        return ok([transport_status_listener(li) for li in self.tcp.listeners.values()])
+
+    async def show_listener(self, req: Request, params: list[str]) -> Response:
+        li = self.tcp.find_listener(params[0])
+        if li is None:
+            return fail(req, 404, f"Listener {params[0]} not found")
+        return ok(transport_status_listener(li))
+
+    async def create_listener(self, req: Request, params: list[str]) -> Response:
+        addr = _body_text(req, 1)
+        li = await self.tcp.listen(addr)
+        return ok(transport_status_listener(li))
+
+    async def delete_listener(self, req: Request, params: list[str]) -> Response:
+        addr = _body_text(req, 1)
+        li = self.tcp.find_listener(addr)
+        if li is None:
+            return fail(req, 404, f"Listener {addr} not found")
+        if li is self.api_listener:
+            return fail(req, 400, "the node's API listener cannot be deleted")
+        await self.tcp.stop_listener(li)
+        return ok()
+
+    async def list_services(self, req: Request, params: list[str]) -> Response:
+        return ok([{2: addr, 3: kind} for addr, kind in self.services.items()])
+
+    async def list_services_of_kind(self, req: Request, params: list[str]) -> Response:
+        kind = params[0]
+        if kind not in SERVICE_KINDS:
+            return fail(req, 400, f"unknown service type {kind}")
+        return ok([{2: a, 3: k} for a, k in self.services.items() if k == kind])
+
+    def _start_service_handler(self, kind: str) -> Handler:
+        async def handler(req: Request, params: list[str]) -> Response:
+            addr = _body_text(req, 1)
+            await self.start_service(kind, addr)
+            return ok()
+
+        return handler
+
+    async def send_message(self, req: Request, params: list[str]) -> Response:
+        body = models.SendMessage.from_cbor(req.body)
+        try:
+            reply = await send_message(self.node, self.tcp, body.route, body.message, self.secure_hook)
+        except OckamError as e:
+            return fail(req, 500, f"Failed to send message: {e}")
+        return ok(ByteList(reply))
+
+
+def _body_text(req: Request, key: int) -> str:
+    if not isinstance(req.body, dict) or not isinstance(req.body.get(key), str):
+        raise DecodeError(f"request body needs a text field {key}")
+    return str(req.body[key])
+
+
+async def send_message(
+    node: Node,
+    tcp: TcpTransport,
+    multiaddr: str,
+    message: bytes,
+    secure: SecureHook | None = None,
+    timeout: float | None = None,
+) -> bytes:
+    """Send ``message`` as a BARE ``Vec<u8>`` to ``multiaddr``; return the reply's bytes."""
+    conn = await resolve_multiaddr(MultiAddr.parse(multiaddr), tcp, secure)
+    ctx = node.context()
+    try:
+        await ctx.send(conn.route, bare.encode_data(message))
+        reply = await ctx.receive(timeout)
+    finally:
+        ctx.close()
+        await conn.close(tcp)
+    data, _ = bare.decode_data(reply.payload)
+    return data

@@ -1,0 +1,151 @@
+"""Run a node inside this process: TCP listener, default services, node manager.
+
+This is what ``ockam node create NAME --foreground`` runs (the CLI adds the process
+glue: state, signals, logging).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..node.runtime import Node
+from ..transport.tcp import TcpTransport, parse_host_port
+from .node_manager import NodeInfo, NodeManager, send_message
+from .views import node_resources_json
+
+__all__ = ["NodeConfig", "RunningNode", "send_message_once", "serve_node", "start_node"]
+
+log = logging.getLogger("ockam.node")
+
+
+@dataclass
+class NodeConfig:
+    """What a node process needs to start."""
+
+    name: str
+    tcp_listener_address: str = "127.0.0.1:0"
+    identifier: str = ""
+    identity_name: str = ""
+    is_default: bool = False
+    # "127.0.0.1:0" (or a port) to start the HTTP status server, None for none.
+    http_server_address: str | None = None
+    # Start the default services (echo always; uppercase, api, relay services unless False).
+    default_services: bool = True
+    # Called by GET /node/resources to learn whether the node is (still) the default one.
+    is_default_provider: Callable[[], bool] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+ReadyCallback = Callable[[str, "str | None"], "Awaitable[None] | None"]
+
+
+@dataclass
+class RunningNode:
+    node: Node
+    tcp: TcpTransport
+    manager: NodeManager
+    listener_address: str
+    http_address: str | None = None
+    _http_server: asyncio.base_events.Server | None = None
+
+    async def stop(self) -> None:
+        if self._http_server is not None:
+            self._http_server.close()
+        await self.node.stop()
+
+
+async def start_node(config: NodeConfig) -> RunningNode:
+    """Start a node in this event loop; stop it with ``RunningNode.stop()``."""
+    node = Node(config.name)
+    await node.__aenter__()
+    try:
+        tcp = TcpTransport.create(node)
+        identifier = bytes.fromhex(config.identifier[1:]) if config.identifier.startswith("I") else b""
+        is_default = config.is_default_provider or (lambda: config.is_default)
+        info = NodeInfo(config.name, identifier, config.identity_name, is_default)
+        manager = NodeManager(node, tcp, info)
+        listener = await manager.start(config.tcp_listener_address)
+        await manager.start_service("echo", "echo")
+        if config.default_services:
+            await manager.start_service("uppercase", "uppercase")
+        running = RunningNode(node, tcp, manager, listener.socket_address)
+        if config.http_server_address is not None:
+            await _start_http(running, config.http_server_address)
+        return running
+    except BaseException:
+        await node.stop()
+        raise
+
+
+async def serve_node(config: NodeConfig, stop: asyncio.Event, ready: ReadyCallback | None = None) -> None:
+    """Start the node, call ``ready(listener "ip:port", http "ip:port" or None)``, run until ``stop``."""
+    running = await start_node(config)
+    try:
+        if ready is not None:
+            result = ready(running.listener_address, running.http_address)
+            if inspect.isawaitable(result):
+                await result
+        await stop.wait()
+    finally:
+        await running.stop()
+
+
+# -- the HTTP status server (health checks): HEAD / and GET /show
+
+
+async def _start_http(running: RunningNode, address: str) -> None:
+    host, port = parse_host_port(address)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+            method, _, rest = head.decode("latin-1").partition(" ")
+            path = rest.split(" ", 1)[0].split("?", 1)[0]
+            parts = [p for p in path.split("/") if p]
+            if method == "HEAD" and not parts:
+                status, body = "200 OK", b""
+            elif method == "GET" and parts == ["show"]:
+                body = json.dumps(node_resources_json(running.manager.resources())).encode()
+                status = "200 OK"
+            else:
+                status, body = "404 Not Found", b""
+            writer.write(
+                f"HTTP/1.1 {status}\r\ncontent-length: {len(body)}\r\n"
+                f"content-type: application/json\r\nconnection: close\r\n\r\n".encode()
+                + (body if method != "HEAD" else b"")
+            )
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, UnicodeError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, host, port)
+    sock = server.sockets[0].getsockname()
+    running._http_server = server
+    running.http_address = f"{sock[0]}:{sock[1]}"
+    running.manager.info.http_server_address = running.http_address
+
+
+def send_message_once(multiaddr: str, payload: bytes, timeout: float) -> bytes:
+    """Send ``payload`` from a temporary in-process node to ``multiaddr`` (``/node/..`` already
+    replaced by ``/ip4/../tcp/..``) and return the reply payload (BARE ``Vec<u8>`` unwrapped)."""
+
+    async def run() -> bytes:
+        async with Node("cli") as node:
+            tcp = TcpTransport.create(node)
+            return await asyncio.wait_for(
+                send_message(node, tcp, multiaddr, payload, timeout=timeout), timeout
+            )
+
+    try:
+        return asyncio.run(run())
+    except TimeoutError:
+        from ..errors import TimeoutError_
+
+        raise TimeoutError_(f"no reply from {multiaddr} within {timeout:g} s") from None

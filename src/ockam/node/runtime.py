@@ -1,0 +1,350 @@
+"""Router, mailboxes, workers and contexts.
+
+A :class:`Node` owns a routing table from local addresses to mailboxes.  Ordinary
+workers get a bounded :class:`QueueMailbox` and a task (owned by the node's task
+group) that hands them one message at a time; transports register *direct*
+mailboxes that write straight to a socket.  A full mailbox makes senders wait
+(``await``) or, for socket readers, pause reading: back-pressure end to end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from ..codec.address import Address
+from ..codec.route import Route
+from ..errors import AddressNotFound, OckamError, RouteError, TimeoutError_
+from .message import LocalMessage
+
+__all__ = ["Context", "Mailbox", "Node", "QueueMailbox", "Worker"]
+
+log = logging.getLogger("ockam.node")
+
+DEFAULT_MAILBOX_SIZE = 256
+
+
+class Mailbox(Protocol):
+    """Where the router puts messages for one or more addresses."""
+
+    allow_remote: bool
+
+    def put_nowait(self, msg: LocalMessage) -> bool:
+        """Deliver if there is room; False means "full, call :meth:`put`"."""
+
+    async def put(self, msg: LocalMessage) -> None:
+        """Deliver, waiting for room."""
+
+
+class QueueMailbox:
+    """A bounded FIFO mailbox."""
+
+    __slots__ = ("allow_remote", "queue")
+
+    def __init__(self, size: int = DEFAULT_MAILBOX_SIZE, allow_remote: bool = True) -> None:
+        self.queue: asyncio.Queue[LocalMessage] = asyncio.Queue(size)
+        self.allow_remote = allow_remote
+
+    def put_nowait(self, msg: LocalMessage) -> bool:
+        try:
+            self.queue.put_nowait(msg)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    async def put(self, msg: LocalMessage) -> None:
+        await self.queue.put(msg)
+
+
+class Worker:
+    """Base class of workers: override :meth:`handle_message`.
+
+    ``self.ctx`` is the worker's context (set when started); use it to send.
+    """
+
+    ctx: Context
+
+    async def initialize(self, ctx: Context) -> None:
+        """Called once before the first message."""
+
+    async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        raise NotImplementedError
+
+    async def shutdown(self, ctx: Context) -> None:
+        """Called once when the worker stops."""
+
+
+class Node:
+    """An Ockam node running in this process.
+
+    ``async with Node() as node:`` starts it; leaving the block stops every worker,
+    transport and task it started.
+    """
+
+    def __init__(self, name: str = "node") -> None:
+        self.name = name
+        self._table: dict[Address, Mailbox] = {}
+        self._workers: dict[Address, tuple[Worker, asyncio.Task[None], tuple[Address, ...]]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # transport type -> resolver turning a transport address into a local sender address
+        self.resolvers: dict[int, Callable[[Address], Awaitable[Address]]] = {}
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self.running = False
+
+    # -- lifecycle
+    async def __aenter__(self) -> Node:
+        self.running = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def stop(self) -> None:
+        if not self.running:
+            return
+        self.running = False
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception:  # pragma: no cover - a closer must not stop the shutdown
+                log.exception("error while stopping")
+        for address in list(self._workers):
+            await self.stop_worker(address)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._table.clear()
+
+    def on_stop(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Run ``closer`` when the node stops (transports register here)."""
+        self._closers.append(closer)
+
+    def spawn(self, coro: Awaitable[Any], name: str | None = None) -> asyncio.Task[Any]:
+        """Start a task owned by the node: cancelled on stop, errors logged, never lost."""
+        task = asyncio.ensure_future(coro)
+        if name:
+            task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("task %s failed: %s", task.get_name(), exc, exc_info=exc)
+
+    # -- registration
+    def register(self, addresses: Iterable[Address], mailbox: Mailbox) -> None:
+        addresses = list(addresses)
+        for address in addresses:
+            if address in self._table:
+                raise OckamError(f"address {address} is already in use on this node")
+        for address in addresses:
+            self._table[address] = mailbox
+
+    def unregister(self, addresses: Iterable[Address]) -> None:
+        for address in addresses:
+            self._table.pop(address, None)
+
+    def has_address(self, address: Address) -> bool:
+        return address in self._table
+
+    @property
+    def addresses(self) -> list[Address]:
+        return list(self._table)
+
+    async def start_worker(
+        self,
+        address: Address | str | Iterable[Address | str],
+        worker: Worker,
+        *,
+        allow_remote: bool = True,
+        mailbox_size: int = DEFAULT_MAILBOX_SIZE,
+    ) -> Context:
+        """Start ``worker`` at one or more addresses; return its context."""
+        addrs = _addresses(address)
+        mailbox = QueueMailbox(mailbox_size, allow_remote)
+        self.register(addrs, mailbox)
+        ctx = Context(self, addrs[0], mailbox, addrs)
+        worker.ctx = ctx
+        try:
+            await worker.initialize(ctx)
+        except BaseException:
+            self.unregister(addrs)
+            raise
+        task = self.spawn(self._run_worker(worker, ctx, mailbox), name=f"worker {addrs[0]}")
+        self._workers[addrs[0]] = (worker, task, tuple(addrs))
+        return ctx
+
+    async def _run_worker(self, worker: Worker, ctx: Context, mailbox: QueueMailbox) -> None:
+        queue = mailbox.queue
+        try:
+            while True:
+                msg = await queue.get()
+                try:
+                    await worker.handle_message(ctx, msg)
+                except asyncio.CancelledError:
+                    raise
+                except OckamError as e:
+                    log.warning("worker %s: %s", ctx.address, e)
+                except Exception:
+                    log.exception("worker %s failed on a message", ctx.address)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(worker.shutdown(ctx))
+
+    async def stop_worker(self, address: Address | str) -> bool:
+        """Stop the worker owning ``address``; False if there is none."""
+        addr = Address.parse(address) if isinstance(address, str) else address
+        entry = self._workers.pop(addr, None)
+        if entry is None:
+            for primary, (_, _, addrs) in list(self._workers.items()):
+                if addr in addrs:
+                    entry = self._workers.pop(primary)
+                    break
+        if entry is None:
+            return False
+        _, task, addrs = entry
+        self.unregister(addrs)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return True
+
+    def workers(self) -> list[Address]:
+        return list(self._workers)
+
+    def worker(self, address: Address) -> Worker | None:
+        entry = self._workers.get(address)
+        return entry[0] if entry else None
+
+    def context(self, mailbox_size: int = DEFAULT_MAILBOX_SIZE) -> Context:
+        """A detached context with a fresh random address (to send and await replies)."""
+        address = Address.random_local()
+        mailbox = QueueMailbox(mailbox_size)
+        self.register([address], mailbox)
+        return Context(self, address, mailbox, [address])
+
+    # -- routing
+    async def resolve_route(self, route: Route) -> Route:
+        """Replace the (at most one) transport hop of ``route`` by a connection's sender address."""
+        remote = [i for i, a in enumerate(route) if not a.is_local]
+        if not remote:
+            return route
+        if len(remote) > 1:
+            raise RouteError("only one transport hop is allowed in a route")
+        i = remote[0]
+        hop = route[i]
+        resolver = self.resolvers.get(hop.transport_type)
+        if resolver is None:
+            raise RouteError(f"the transport is not registered for address {hop}")
+        sender = await resolver(hop)
+        return Route((*route.addresses[:i], sender, *route.addresses[i + 1 :]))
+
+    def _lookup(self, msg: LocalMessage) -> Mailbox:
+        if not msg.onward_route:
+            raise RouteError("message has an empty onward route")
+        first = msg.onward_route.addresses[0]
+        mailbox = self._table.get(first)
+        if mailbox is None:
+            raise AddressNotFound(f"no worker at address {first}")
+        return mailbox
+
+    def deliver_nowait(self, msg: LocalMessage) -> bool:
+        """Deliver without waiting; False if the mailbox is full (then ``await deliver``)."""
+        return self._lookup(msg).put_nowait(msg)
+
+    async def deliver(self, msg: LocalMessage) -> None:
+        mailbox = self._lookup(msg)
+        if not mailbox.put_nowait(msg):
+            await mailbox.put(msg)
+
+    def deliver_remote(self, msg: LocalMessage) -> bool | Awaitable[None]:
+        """Deliver a message that arrived from the network; refuses private mailboxes.
+
+        Returns True when delivered (or dropped), else an awaitable to wait on.
+        """
+        try:
+            mailbox = self._lookup(msg)
+        except OckamError as e:
+            log.warning("dropping message from the network: %s", e)
+            return True
+        if not mailbox.allow_remote:
+            log.warning("dropping message from the network to private address %s", msg.onward_route[0])
+            return True
+        if mailbox.put_nowait(msg):
+            return True
+        return mailbox.put(msg)
+
+
+def _addresses(address: Address | str | Iterable[Address | str]) -> list[Address]:
+    if isinstance(address, (Address, str)):
+        items: list[Address | str] = [address]
+    else:
+        items = list(address)
+    out = [Address.parse(a) if isinstance(a, str) else a for a in items]
+    if not out:
+        raise OckamError("a worker needs at least one address")
+    return out
+
+
+class Context:
+    """A worker's (or a detached caller's) handle on the node: send, receive, forward."""
+
+    __slots__ = ("_mailbox", "address", "addresses", "node")
+
+    def __init__(self, node: Node, address: Address, mailbox: QueueMailbox, addresses: list[Address]) -> None:
+        self.node = node
+        self.address = address
+        self.addresses = addresses
+        self._mailbox = mailbox
+
+    async def send(
+        self, route: Route | str | Address, payload: bytes, *, from_: Address | None = None
+    ) -> None:
+        """Send ``payload`` along ``route``; the return route is this context's address."""
+        r = _to_route(route)
+        r = await self.node.resolve_route(r)
+        await self.node.deliver(LocalMessage(r, Route((from_ or self.address,)), payload))
+
+    async def forward(self, msg: LocalMessage) -> None:
+        """Deliver a message whose routes were already computed."""
+        await self.node.deliver(msg)
+
+    async def receive(self, timeout: float | None = None) -> LocalMessage:
+        try:
+            if timeout is None:
+                return await self._mailbox.queue.get()
+            return await asyncio.wait_for(self._mailbox.queue.get(), timeout)
+        except TimeoutError:
+            raise TimeoutError_(f"no message received within {timeout:g} s") from None
+
+    async def send_and_receive(
+        self, route: Route | str | Address, payload: bytes, timeout: float | None = 30.0
+    ) -> LocalMessage:
+        await self.send(route, payload)
+        return await self.receive(timeout)
+
+    def close(self) -> None:
+        """Release a detached context's address."""
+        self.node.unregister(self.addresses)
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _to_route(route: Route | str | Address) -> Route:
+    if isinstance(route, Route):
+        return route
+    if isinstance(route, Address):
+        return Route((route,))
+    return Route.parse(route)
