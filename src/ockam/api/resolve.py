@@ -50,13 +50,17 @@ async def resolve_multiaddr(
         c = comps[i]
         if c.protocol in ("ip4", "ip6", "dnsaddr"):
             if i + 1 < len(comps) and comps[i + 1].protocol == "tcp":
-                if conn.tcp_connections:
-                    raise RouteError(f"{ma}: only one TCP connection is allowed in a multiaddr")
                 peer = MultiAddr((c, comps[i + 1])).socket_address()
                 assert peer is not None
-                tc = await tcp.connect(peer)
-                conn.tcp_connections.append(tc)
-                out.append(Component("service", tc.sender.text))
+                if out or conn.tcp_connections:
+                    # A later TCP hop is reached from another node: keep it as a transport
+                    # address that the node there routes (an extension of Ockam's rule of
+                    # one TCP hop per multiaddr).
+                    out.append(Component("tcp-address", peer))
+                else:
+                    tc = await tcp.connect(peer)
+                    conn.tcp_connections.append(tc)
+                    out.append(Component("service", tc.sender.text))
                 i += 2
                 continue
             if c.protocol == "dnsaddr":
@@ -78,6 +82,8 @@ async def resolve_multiaddr(
             encryptor = await secure(Route(hops), c)
             conn.created.append(encryptor)
             hops = [encryptor]
+        elif c.protocol == "tcp-address":
+            hops.append(Address.tcp(c.value))
         else:
             hops.append(Address.local(c.value))
     conn.route = Route(hops)

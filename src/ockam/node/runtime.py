@@ -91,6 +91,9 @@ class Node:
         self._tasks: set[asyncio.Task[Any]] = set()
         # transport type -> resolver turning a transport address into a local sender address
         self.resolvers: dict[int, Callable[[Address], Awaitable[Address]]] = {}
+        # transport type -> router delivering a message whose next hop is a transport address
+        # (e.g. ``1#host:port`` reached *after* a hop: the connection is opened or reused here)
+        self.routers: dict[int, Callable[[LocalMessage], Awaitable[None]]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.running = False
 
@@ -233,19 +236,19 @@ class Node:
 
     # -- routing
     async def resolve_route(self, route: Route) -> Route:
-        """Replace the (at most one) transport hop of ``route`` by a connection's sender address."""
-        remote = [i for i, a in enumerate(route) if not a.is_local]
-        if not remote:
+        """Replace a leading transport hop of ``route`` by a new connection's sender address.
+
+        Transport hops further down the route are left in place: the node that reaches
+        them routes them (see ``routers``).
+        """
+        if not route or route.addresses[0].is_local:
             return route
-        if len(remote) > 1:
-            raise RouteError("only one transport hop is allowed in a route")
-        i = remote[0]
-        hop = route[i]
+        hop = route.addresses[0]
         resolver = self.resolvers.get(hop.transport_type)
         if resolver is None:
             raise RouteError(f"the transport is not registered for address {hop}")
         sender = await resolver(hop)
-        return Route((*route.addresses[:i], sender, *route.addresses[i + 1 :]))
+        return Route((sender, *route.addresses[1:]))
 
     def _lookup(self, msg: LocalMessage) -> Mailbox:
         if not msg.onward_route:
@@ -261,6 +264,13 @@ class Node:
         return self._lookup(msg).put_nowait(msg)
 
     async def deliver(self, msg: LocalMessage) -> None:
+        if msg.onward_route and not msg.onward_route.addresses[0].is_local:
+            hop = msg.onward_route.addresses[0]
+            router = self.routers.get(hop.transport_type)
+            if router is None:
+                raise RouteError(f"the transport is not registered for address {hop}")
+            await router(msg)
+            return
         mailbox = self._lookup(msg)
         if not mailbox.put_nowait(msg):
             await mailbox.put(msg)

@@ -229,16 +229,27 @@ class TcpTransport:
         self.node = node
         self.connections: dict[Address, TcpConnection] = {}
         self.listeners: dict[Address, TcpListener] = {}
+        self._routed: dict[str, TcpConnection] = {}  # "host:port" -> connection reused by the router
 
     @classmethod
     def create(cls, node: Node) -> TcpTransport:
         tcp = cls(node)
         node.resolvers[TCP] = tcp._resolve
+        node.routers[TCP] = tcp._route
         node.on_stop(tcp.stop)
         return tcp
 
     async def _resolve(self, address: Address) -> Address:
         return (await self.connect(address.text)).sender
+
+    async def _route(self, msg: LocalMessage) -> None:
+        """Send ``msg`` to its first hop ``1#host:port`` over a reused (or new) connection."""
+        target = msg.onward_route.addresses[0].text
+        conn = self._routed.get(target)
+        if conn is None or conn.sender not in self.connections:
+            conn = await self.connect(target)
+            self._routed[target] = conn
+        await self.node.deliver(msg.with_routes(msg.onward_route.step().prepend(conn.sender), msg.return_route))
 
     async def connect(self, peer: str, timeout: float = 10.0) -> TcpConnection:
         """Open a new connection to ``host:port``; its ``sender`` address is the route hop."""

@@ -1,0 +1,170 @@
+"""The router, workers and the TCP transport, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+from ockam.api.node_manager import send_message
+from ockam.api.node_process import NodeConfig, start_node
+from ockam.codec import bare
+from ockam.codec.address import Address
+from ockam.codec.route import route
+from ockam.errors import AddressNotFound, TimeoutError_, TransportError
+from ockam.node import Context, LocalMessage, Node, Worker
+from ockam.protocol.tcp_framing import FrameReader, encode_frame
+from ockam.protocol.transport_message import TransportMessage
+from ockam.services import Echo, Uppercase
+from ockam.transport.tcp import TcpTransport
+
+
+async def test_local_echo_and_unknown_address() -> None:
+    async with Node() as node:
+        await node.start_worker("echo", Echo())
+        ctx = node.context()
+        reply = await ctx.send_and_receive(route("echo"), b"ping", timeout=2)
+        assert reply.payload == b"ping"
+        assert reply.return_route == route("echo")
+        with pytest.raises(AddressNotFound):
+            await ctx.send(route("nobody"), b"x")
+        with pytest.raises(TimeoutError_):
+            await ctx.receive(timeout=0.05)
+
+
+async def test_a_failing_worker_keeps_serving() -> None:
+    class Flaky(Worker):
+        async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+            if msg.payload == b"boom":
+                raise RuntimeError("boom")
+            await ctx.forward(msg.reply(msg.payload, ctx.address))
+
+    async with Node() as node:
+        await node.start_worker("flaky", Flaky())
+        ctx = node.context()
+        await ctx.send(route("flaky"), b"boom")
+        assert (await ctx.send_and_receive(route("flaky"), b"ok", timeout=2)).payload == b"ok"
+
+
+async def test_stop_worker_releases_its_addresses() -> None:
+    async with Node() as node:
+        await node.start_worker(["a", "b"], Echo())
+        assert await node.stop_worker("b")
+        assert not node.has_address(Address.local("a"))
+        assert not await node.stop_worker("a")
+
+
+async def test_bounded_mailbox_applies_back_pressure() -> None:
+    gate = asyncio.Event()
+
+    class Slow(Worker):
+        async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+            await gate.wait()
+
+    async with Node() as node:
+        await node.start_worker("slow", Slow(), mailbox_size=2)
+        ctx = node.context()
+        for _ in range(3):  # one taken by the worker, two queued
+            await ctx.send(route("slow"), b"x")
+        blocked = asyncio.ensure_future(ctx.send(route("slow"), b"x"))
+        await asyncio.sleep(0.05)
+        assert not blocked.done()
+        gate.set()
+        await asyncio.wait_for(blocked, 2)
+
+
+async def test_tcp_route_hop_and_return_route_rewriting() -> None:
+    async with Node("a") as a, Node("b") as b:
+        ta, tb = TcpTransport.create(a), TcpTransport.create(b)
+        listener = await tb.listen("127.0.0.1:0")
+        await b.start_worker("uppercase", Uppercase())
+        ctx = a.context()
+        reply = await ctx.send_and_receive(
+            route(f"1#{listener.socket_address}", "uppercase"), bare.encode_string("hi"), timeout=5
+        )
+        assert bare.decode_string(reply.payload)[0] == "HI"
+        assert len(reply.return_route) == 2 and reply.return_route[1] == Address.local("uppercase")
+        assert reply.return_route[0] in ta.connections
+
+
+async def test_connect_refused_is_a_transport_error() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    async with Node() as node:
+        with pytest.raises(TransportError):
+            await TcpTransport.create(node).connect(f"127.0.0.1:{port}")
+
+
+async def test_listen_on_port_in_use_is_a_transport_error() -> None:
+    async with Node() as node:
+        tcp = TcpTransport.create(node)
+        li = await tcp.listen("127.0.0.1:0")
+        with pytest.raises(TransportError):
+            await tcp.listen(li.socket_address)
+
+
+async def _raw_exchange(address: str, frames: bytes, expect: int) -> list[TransportMessage]:
+    host, port = address.rsplit(":", 1)
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(frames)
+    await writer.drain()
+    fr = FrameReader()
+    got: list[TransportMessage] = []
+    while len(got) < expect:
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        if not data:
+            break
+        got += fr.receive_data(data)
+    writer.close()
+    return got
+
+
+async def test_raw_socket_speaks_vector_bytes_to_echo() -> None:
+    running = await start_node(NodeConfig("raw"))
+    try:
+        # the tcp-frame vector "two messages": version byte, then frames to echo
+        msg = TransportMessage(route("echo"), route("c0ffee"), bytes.fromhex("70696e67"), "{}")
+        stream = b"\x01" + encode_frame(msg)
+        (reply,) = await _raw_exchange(running.listener_address, stream, 1)
+        assert reply.onward_route == route("c0ffee")
+        assert reply.return_route == route("echo")
+        assert reply.payload == bytes.fromhex("70696e67")
+    finally:
+        await running.stop()
+
+
+async def test_garbage_connection_is_closed_and_others_keep_working() -> None:
+    running = await start_node(NodeConfig("garbage"))
+    try:
+        host, port = running.listener_address.rsplit(":", 1)
+        for junk in (b"\x07junk", b"\x01\xff\xff\xff\xff", b"\x01\x00\x00\x00\x03abc"):
+            reader, writer = await asyncio.open_connection(host, int(port))
+            writer.write(junk)
+            await writer.drain()
+            data = await asyncio.wait_for(reader.read(), 5)  # version byte, then EOF
+            assert data == b"\x01"
+            writer.close()
+        reply = await send_message(
+            running.node, running.tcp, f"/ip4/{host}/tcp/{port}/service/uppercase", b"still", timeout=5
+        )
+        assert reply == b"STILL"
+    finally:
+        await running.stop()
+
+
+async def test_second_tcp_hop_is_routed_by_the_middle_node() -> None:
+    nodes = [await start_node(NodeConfig(f"n{i}")) for i in range(3)]
+    try:
+        await nodes[1].manager.start_service("hop", "hop")
+        p2 = nodes[1].listener_address.rsplit(":", 1)[1]
+        p3 = nodes[2].listener_address.rsplit(":", 1)[1]
+        ma = f"/ip4/127.0.0.1/tcp/{p2}/service/hop/ip4/127.0.0.1/tcp/{p3}/service/uppercase"
+        for _ in range(2):  # the second time the middle node reuses its connection
+            assert await send_message(nodes[0].node, nodes[0].tcp, ma, b"hello", timeout=5) == b"HELLO"
+        assert len([c for c in nodes[1].tcp.connections.values() if c.mode == "outgoing"]) == 1
+    finally:
+        for n in nodes:
+            await n.stop()
