@@ -74,6 +74,10 @@ class SecureChannelError(OckamError):
     """A secure channel could not be established or a message did not decrypt."""
 
 
+class PolicyError(OckamError):
+    """An ABAC policy expression that does not parse, or whose evaluation fails."""
+
+
 # Friendly alias: ``ockam.Timeout`` reads better than the underscore name.
 Timeout = TimeoutError_
 
@@ -86,6 +90,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "OckamError",
+    "PolicyError",
     "ProtocolError",
     "RouteError",
     "SecureChannelError",

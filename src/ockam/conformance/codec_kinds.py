@@ -176,7 +176,7 @@ def _body(spec: dict[str, Any] | None) -> Any:
 def _policy(value: Any) -> Any:
     if value is None:
         return None
-    from ..abac import policy_expression_cbor  # type: ignore[attr-defined]
+    from ..abac import policy_expression_cbor
 
     return policy_expression_cbor(value)
 
