@@ -41,8 +41,7 @@ async def test_channel_over_tcp_carries_messages_and_identifies_the_peer() -> No
     a = await start_node(NodeConfig("a"))
     b = await start_node(NodeConfig("b"))
     try:
-        sa, sb = _channels(a.node), _channels(b.node)
-        await sb.create_listener("api")
+        sa, sb = a.secure_channels, b.secure_channels
         seen: list[object] = []
 
         class Who(Worker):
@@ -89,8 +88,7 @@ async def test_wrong_authorized_identifier_fails_and_tampering_is_rejected() -> 
     a = await start_node(NodeConfig("a"))
     b = await start_node(NodeConfig("b"))
     try:
-        sa, sb = _channels(a.node), _channels(b.node)
-        await sb.create_listener("api")
+        sa, sb = a.secure_channels, b.secure_channels
         other, _ = generate_identity(now=int(time.time()))
         conn = await a.tcp.connect(b.listener_address)
         with pytest.raises(OckamError):
@@ -111,7 +109,7 @@ async def test_wrong_authorized_identifier_fails_and_tampering_is_rejected() -> 
 
 async def test_handshake_to_a_dead_listener_times_out() -> None:
     a = await start_node(NodeConfig("a"))
-    b = await start_node(NodeConfig("b"))  # no listener there: message 1 is dropped
+    b = await start_node(NodeConfig("b", default_services=False))  # no listener: message 1 dropped
     try:
         sa = _channels(a.node)
         with pytest.raises(OckamError, match="timed out"):

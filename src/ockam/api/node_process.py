@@ -10,11 +10,16 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..identity import Identity, generate_identity
 from ..node.runtime import Node
+from ..protocol.crypto import Signer, X25519Secret
+from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport, parse_host_port
+from . import secure_channels as secure_channel_api
 from .node_manager import NodeInfo, NodeManager, send_message
 from .views import node_resources_json
 
@@ -38,6 +43,11 @@ class NodeConfig:
     default_services: bool = True
     # Called by GET /node/resources to learn whether the node is (still) the default one.
     is_default_provider: Callable[[], bool] | None = None
+    # The node's identity (its change history and a signer for its primary key) and its
+    # secure-channel static key; generated in memory when absent.
+    identity: Identity | None = None
+    signer: Signer | None = None
+    static_key: X25519Secret | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -49,6 +59,7 @@ class RunningNode:
     node: Node
     tcp: TcpTransport
     manager: NodeManager
+    secure_channels: SecureChannels
     listener_address: str
     http_address: str | None = None
     _http_server: asyncio.base_events.Server | None = None
@@ -65,15 +76,20 @@ async def start_node(config: NodeConfig) -> RunningNode:
     await node.__aenter__()
     try:
         tcp = TcpTransport.create(node)
-        identifier = bytes.fromhex(config.identifier[1:]) if config.identifier.startswith("I") else b""
+        identity, signer = config.identity, config.signer
+        if identity is None or signer is None:
+            identity, signer = generate_identity(now=int(time.time()))
         is_default = config.is_default_provider or (lambda: config.is_default)
-        info = NodeInfo(config.name, identifier, config.identity_name, is_default)
+        info = NodeInfo(config.name, identity.identifier.value, config.identity_name, is_default)
         manager = NodeManager(node, tcp, info)
+        channels = SecureChannels(node, identity, signer, config.static_key)
+        secure_channel_api.install(manager, channels)
         listener = await manager.start(config.tcp_listener_address)
         await manager.start_service("echo", "echo")
         if config.default_services:
             await manager.start_service("uppercase", "uppercase")
-        running = RunningNode(node, tcp, manager, listener.socket_address)
+            await channels.create_listener("api")
+        running = RunningNode(node, tcp, manager, channels, listener.socket_address)
         if config.http_server_address is not None:
             await _start_http(running, config.http_server_address)
         return running
@@ -132,7 +148,9 @@ async def _start_http(running: RunningNode, address: str) -> None:
     running.manager.info.http_server_address = running.http_address
 
 
-def send_message_once(multiaddr: str, payload: bytes, timeout: float) -> bytes:
+def send_message_once(
+    multiaddr: str, payload: bytes, timeout: float, identity: tuple[Identity, Signer] | None = None
+) -> bytes:
     """Send ``payload`` from a temporary in-process node to ``multiaddr`` (``/node/..`` already
     replaced by ``/ip4/../tcp/..``) and return the reply payload (BARE ``Vec<u8>`` unwrapped)."""
 

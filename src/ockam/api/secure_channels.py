@@ -1,0 +1,122 @@
+"""Node-manager endpoints for secure channels and listeners (node-api.md §5.3), and the
+``/secure/<listener>`` resolution hook of the connection builder (multiaddr.md §5.4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..codec.address import Address
+from ..codec.multiaddr import Component, MultiAddr
+from ..codec.route import Route
+from ..errors import DecodeError
+from ..identity import Identifier
+from ..protocol.api_models import duration_from_cbor
+from ..protocol.api_wire import Request, Response
+from ..services.secure_channel import DEFAULT_TIMEOUT, SecureChannel, SecureChannelListener, SecureChannels
+from .node_manager import NodeManager, fail, ok
+from .resolve import resolve_multiaddr
+
+__all__ = ["install", "listener_status", "secure_hook"]
+
+
+def listener_status(li: SecureChannelListener) -> dict[int, Any]:
+    return {1: li.address.to_cbor(), 2: {1: li.flow_control_id}, 3: False}
+
+
+def _channel_show(c: SecureChannel) -> dict[int, Any]:
+    body: dict[int, Any] = {1: str(c.encryptor), 2: str(c.route_to_peer)}
+    body[3] = [str(i) for i in c.authorized]
+    body[4] = {1: c.flow_control_id}
+    return body
+
+
+def _identifiers(obj: Any) -> list[Identifier]:
+    if obj is None:
+        return []
+    if not isinstance(obj, list):
+        raise DecodeError("authorized identifiers must be an array")
+    return [Identifier.coerce(i) for i in obj]
+
+
+def _address(obj: Any) -> Address:
+    if isinstance(obj, str):
+        return Address.parse(obj)
+    return Address.from_cbor(obj)
+
+
+def secure_hook(channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT):  # type: ignore[no-untyped-def]
+    async def hook(route: Route, component: Component) -> Address:
+        channel = await channels.create_channel(
+            route + Route((Address.local(component.value),)), timeout=timeout
+        )
+        return channel.encryptor
+
+    return hook
+
+
+def install(manager: NodeManager, channels: SecureChannels) -> None:
+    manager.secure_hook = secure_hook(channels)
+    manager.secure_channel_listeners = lambda: [listener_status(li) for li in channels.listeners.values()]  # type: ignore[method-assign]
+
+    async def list_channels(req: Request, params: list[str]) -> Response:
+        return ok([str(c.encryptor) for c in channels.channels.values()])
+
+    async def create_channel(req: Request, params: list[str]) -> Response:
+        body = req.body if isinstance(req.body, dict) else {}
+        raw = body.get(1)
+        if not isinstance(raw, bytes):
+            raise DecodeError("CreateSecureChannelRequest needs a multiaddr")
+        ma = MultiAddr.from_bytes(raw)
+        authorized = _identifiers(body.get(2))
+        timeout = duration_from_cbor(body[4]) / 1000 if body.get(4) is not None else DEFAULT_TIMEOUT
+        comps = list(ma.components)
+        # `--to /node/b/service/api`: the last hop is the listener (no /secure in the route)
+        if comps and comps[-1].protocol == "secure":
+            comps[-1] = Component("service", comps[-1].value)
+        conn = await resolve_multiaddr(MultiAddr(comps), manager.tcp, manager.secure_hook)
+        channel = await channels.create_channel(conn.route, authorized=authorized, timeout=timeout)
+        return ok({1: channel.encryptor.to_cbor(), 2: {1: channel.flow_control_id}})
+
+    async def delete_channel(req: Request, params: list[str]) -> Response:
+        address = _address((req.body or {}).get(1))
+        closed = await channels.close(address)
+        return ok({1: str(address)} if closed else {})
+
+    async def show_channel(req: Request, params: list[str]) -> Response:
+        address = _address((req.body or {}).get(1))
+        channel = channels.channels.get(address)
+        return ok(_channel_show(channel) if channel else {})
+
+    async def list_listeners(req: Request, params: list[str]) -> Response:
+        return ok([listener_status(li) for li in channels.listeners.values()])
+
+    async def create_listener(req: Request, params: list[str]) -> Response:
+        body = req.body if isinstance(req.body, dict) else {}
+        address = _address(body.get(1))
+        if address in channels.listeners or manager.node.has_address(address):
+            return fail(req, 409, f"a secure channel listener already exists at {address.text}")
+        await channels.create_listener(address, _identifiers(body.get(2)))
+        return ok()
+
+    async def delete_listener(req: Request, params: list[str]) -> Response:
+        address = _address((req.body or {}).get(1))
+        if not await channels.delete_listener(address):
+            return fail(req, 404, f"Secure channel listener {address.text} not found")
+        return ok({1: address.to_cbor()})
+
+    async def show_listener(req: Request, params: list[str]) -> Response:
+        address = _address((req.body or {}).get(1))
+        li = channels.listeners.get(address)
+        if li is None:
+            return fail(req, 404, f"Secure channel listener {address.text} not found")
+        return ok(listener_status(li))
+
+    r = manager.add_route
+    r("GET", "node/secure_channel", list_channels)
+    r("POST", "node/secure_channel", create_channel)
+    r("DELETE", "node/secure_channel", delete_channel)
+    r("GET", "node/show_secure_channel", show_channel)
+    r("GET", "node/secure_channel_listener", list_listeners)
+    r("POST", "node/secure_channel_listener", create_listener)
+    r("DELETE", "node/secure_channel_listener", delete_listener)
+    r("GET", "node/show_secure_channel_listener", show_listener)
