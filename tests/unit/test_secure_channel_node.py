@@ -88,7 +88,7 @@ async def test_wrong_authorized_identifier_fails_and_tampering_is_rejected() -> 
     a = await start_node(NodeConfig("a"))
     b = await start_node(NodeConfig("b"))
     try:
-        sa, sb = a.secure_channels, b.secure_channels
+        sa = a.secure_channels
         other, _ = generate_identity(now=int(time.time()))
         conn = await a.tcp.connect(b.listener_address)
         with pytest.raises(OckamError):
