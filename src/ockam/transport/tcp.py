@@ -249,7 +249,9 @@ class TcpTransport:
         if conn is None or conn.sender not in self.connections:
             conn = await self.connect(target)
             self._routed[target] = conn
-        await self.node.deliver(msg.with_routes(msg.onward_route.step().prepend(conn.sender), msg.return_route))
+        await self.node.deliver(
+            msg.with_routes(msg.onward_route.step().prepend(conn.sender), msg.return_route)
+        )
 
     async def connect(self, peer: str, timeout: float = 10.0) -> TcpConnection:
         """Open a new connection to ``host:port``; its ``sender`` address is the route hop."""

@@ -1,0 +1,676 @@
+"""TCP portals on a node: outlets (listener worker + a TCP connection per Ping) and inlets
+(a TCP server whose every accepted client becomes a portal connection).
+
+Wire behaviour (portals.md): the inlet side sends Ping to the outlet listener from its
+public address; the outlet connects to its target and only then answers Pong from its
+own public address; afterwards each side turns every socket read into Payload messages
+(at most :data:`MAX_PAYLOAD_SIZE` bytes each) sent to the route learnt at set-up, and
+writes every Payload it receives to its socket. EOF or a socket error sends Disconnect;
+a received Disconnect closes the socket (there is no half-close on the wire).
+
+Data path: one :class:`PortalSide` per socket is both the ``asyncio.Protocol`` of the
+socket and the node mailbox of the side's public address, so no task or queue sits
+between the network and the socket. Back-pressure:
+
+* peer -> socket: when the socket's write buffer passes its high-water mark the side
+  refuses new messages (``put_nowait`` returns False), so the sender (a TCP connection,
+  a secure channel worker...) waits and pauses its own source; the waiting messages
+  are written in order once the buffer drains;
+* socket -> peer: when the next hop's mailbox is full the side pauses reading its
+  socket until that mailbox took every pending Payload.
+
+Departures from Rust 0.139, all recommended by the spec and invisible on the wire:
+an inlet connection whose Pong does not come within ``pong_timeout`` is closed (Rust
+waits forever); an outlet that cannot reach its target answers Disconnect (a Rust
+inlet logs and ignores it, a Python inlet closes its client at once); a socket error
+(not only EOF) sends Disconnect; a portal connection whose route's TCP connection
+closes is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..codec import bare
+from ..codec.address import Address
+from ..codec.route import Route
+from ..errors import AlreadyExists, NotFound, OckamError, TransportError
+from ..node.message import LocalMessage
+from ..node.runtime import Context, Node, Worker
+from ..protocol.portal import (
+    DISCONNECT_GRACE,
+    MAX_PAYLOAD_SIZE,
+    Close,
+    Data,
+    Disconnect,
+    Ignored,
+    Opened,
+    Pong,
+    PortalConnection,
+    PortalState,
+    decode_portal_message,
+    encode_portal_message,
+    is_ping,
+)
+from ..transport.tcp import TcpTransport, parse_host_port
+
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "PONG_TIMEOUT",
+    "WRITE_HIGH_WATER",
+    "WRITE_LOW_WATER",
+    "OutletListener",
+    "PortalSide",
+    "Portals",
+    "TcpInlet",
+    "TcpOutlet",
+]
+
+log = logging.getLogger("ockam.portal")
+
+# Bytes a portal socket may hold in its user-space write buffer before the side refuses
+# new Payloads (back-pressure towards the peer), and where it starts accepting again.
+WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
+WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
+# Seconds an inlet connection waits for the outlet's Pong before closing its client.
+PONG_TIMEOUT = 20.0
+# Seconds an outlet waits for its target to accept a connection.
+CONNECT_TIMEOUT = 15.0
+
+_PAYLOAD_TAG = b"\x03"
+_DISCONNECT = encode_portal_message(Disconnect())
+_PONG = encode_portal_message(Pong())
+
+
+def _payload_message(chunk: bytes | memoryview) -> bytes:
+    """``03 || uint(len) || data`` with a single copy of the data."""
+    return b"".join((_PAYLOAD_TAG, bare.encode_uint(len(chunk)), chunk))
+
+
+class PortalSide(asyncio.Protocol):
+    """One side of one portal connection: the socket's protocol and the mailbox of the
+    side's public address (``sender_remote``)."""
+
+    allow_remote = True
+
+    def __init__(
+        self,
+        portals: Portals,
+        *,
+        inlet: TcpInlet | None = None,
+        outlet: TcpOutlet | None = None,
+    ) -> None:
+        self.portals = portals
+        self.node = portals.node
+        self.inlet = inlet
+        self.outlet = outlet
+        self.conn = PortalConnection(inlet=inlet is not None)
+        self.address = Address.random_local()
+        self.remote_route: Route | None = None
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.generation = inlet.generation if inlet is not None else 0
+        # socket -> node: Payloads waiting for room in the next hop's mailbox
+        self._outq: collections.deque[LocalMessage] = collections.deque()
+        self._sender: asyncio.Task[None] | None = None
+        # node -> socket: messages waiting for the socket's write buffer to drain
+        self._backlog: collections.deque[tuple[LocalMessage, asyncio.Future[None]]] = collections.deque()
+        self._write_blocked = False
+        self._reading = False
+        self._registered = False
+        self._pong_timer: asyncio.TimerHandle | None = None
+        self._socket_closed = False
+        self._abandoned = False  # inlet client gone before the Pong
+
+    # -- state
+    @property
+    def state(self) -> PortalState:
+        return self.conn.state
+
+    def buffered_bytes(self) -> int:
+        """User-space bytes held for this connection (both directions)."""
+        size = sum(len(m.payload) for m in self._outq) + sum(len(m.payload) for m, _ in self._backlog)
+        if self.transport is not None and not self._socket_closed:
+            size += self.transport.get_write_buffer_size()
+        return size
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.peer = _peer_text(transport.get_extra_info("peername"))
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(self.portals.write_high, self.portals.write_low)
+        # Nothing is read before the connection is set up (the inlet waits for the Pong,
+        # the outlet sends its Pong first).
+        transport.pause_reading()
+        self.portals.sides.add(self)
+        inlet = self.inlet
+        if inlet is not None:
+            route = inlet.route
+            if route is None or not self.node.running:
+                log.info("inlet %s is not connected to its outlet: closing client %s", inlet.name, self.peer)
+                self.conn.local_closed()
+                transport.close()
+                return
+            self._register()
+            self.generation = inlet.generation
+            inlet.sides.add(self)
+            ping = self.conn.ping()
+            self._pong_timer = asyncio.get_running_loop().call_later(inlet.pong_timeout, self._pong_timeout)
+            self._send(LocalMessage(route, Route((self.address,)), ping))
+        else:
+            self._register()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.state is not PortalState.OPEN or self.remote_route is None:
+            return  # never happens: reading starts once the connection is open
+        route = self.remote_route
+        ret = Route((self.address,))
+        if len(data) <= MAX_PAYLOAD_SIZE:
+            self._send(LocalMessage(route, ret, _payload_message(data)))
+            return
+        view = memoryview(data)
+        for i in range(0, len(data), MAX_PAYLOAD_SIZE):
+            self._send(LocalMessage(route, ret, _payload_message(view[i : i + MAX_PAYLOAD_SIZE])))
+
+    def eof_received(self) -> bool | None:
+        log.debug("portal %s: %s closed its side", self.address, self.peer)
+        self._local_closed()
+        return None  # close the socket: portals have no half-close
+
+    def pause_writing(self) -> None:
+        self._write_blocked = True
+
+    def resume_writing(self) -> None:
+        self._write_blocked = False
+        backlog = self._backlog
+        while backlog and not self._write_blocked:
+            msg, fut = backlog.popleft()
+            self._handle(msg)
+            if not fut.done():
+                fut.set_result(None)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._socket_closed = True
+        self._write_blocked = False
+        if exc is not None:
+            log.debug("portal %s: connection to %s lost: %s", self.address, self.peer, exc)
+        awaiting_pong = self.conn.state is PortalState.AWAIT_PONG
+        self._local_closed()
+        # messages waiting to be written are dropped; release their senders
+        while self._backlog:
+            _, fut = self._backlog.popleft()
+            if not fut.done():
+                fut.set_result(None)
+        if self.inlet is not None:
+            self.inlet.sides.discard(self)
+        self.portals._forget(self)
+        if awaiting_pong and self._pong_timer is not None and self.node.running:
+            # The client left before the Pong: keep the address until the Pong comes (or
+            # the timeout), to tell the outlet to close its target connection.
+            self._abandoned = True
+            return
+        if self._pong_timer is not None:
+            self._pong_timer.cancel()
+            self._pong_timer = None
+        if self.conn.state is PortalState.DISCONNECTING and self.node.running:
+            # Keep the address for the grace period so that in-flight messages are
+            # swallowed quietly instead of being reported as undeliverable.
+            asyncio.get_running_loop().call_later(DISCONNECT_GRACE, self._finish)
+        else:
+            self._finish()
+
+    # -- Mailbox: messages from the peer
+    def put_nowait(self, msg: LocalMessage) -> bool:
+        if self._write_blocked or self._backlog:
+            return False
+        self._handle(msg)
+        return True
+
+    async def put(self, msg: LocalMessage) -> None:
+        if not self._write_blocked and not self._backlog:
+            self._handle(msg)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._backlog.append((msg, fut))
+        await fut
+
+    def _handle(self, msg: LocalMessage) -> None:
+        if len(msg.onward_route) != 1:
+            log.warning("portal %s: dropping a message with unknown route %s", self.address, msg.onward_route)
+            return
+        payload = msg.payload
+        if self._abandoned:
+            if payload[:1] == _PONG and msg.return_route:
+                self._abandoned = False
+                if self._pong_timer is not None:
+                    self._pong_timer.cancel()
+                    self._pong_timer = None
+                self._finish()
+                self._deliver_quietly(LocalMessage(msg.return_route, Route((self.address,)), _DISCONNECT))
+            return
+        if self.conn.state is PortalState.AWAIT_PONG and payload[:1] == _DISCONNECT:
+            # A Python outlet that cannot reach its target says so (Rust stays silent).
+            log.warning(
+                "inlet %s: the outlet could not connect to its target; closing client %s",
+                self.inlet.name if self.inlet else "?",
+                self.peer,
+            )
+            self.conn.closed()
+            self._close_socket()
+            return
+        event = self.conn.receive(payload)
+        if isinstance(event, Data):
+            transport = self.transport
+            if transport is not None and not self._socket_closed:
+                transport.write(event.data)
+        elif isinstance(event, Opened):
+            if self._pong_timer is not None:
+                self._pong_timer.cancel()
+                self._pong_timer = None
+            self.open(msg.return_route)
+        elif isinstance(event, Close):
+            if event.disconnect is not None and self.remote_route is not None:
+                log.warning("portal %s: packet counter mismatch, disconnecting", self.address)
+                self._send(LocalMessage(self.remote_route, Route((self.address,)), event.disconnect))
+            self._close_socket()
+        elif isinstance(event, Ignored):
+            if self.conn.state in (PortalState.DISCONNECTING, PortalState.CLOSED):
+                log.debug("portal %s: ignoring a message: %s", self.address, event.reason)
+            else:
+                log.warning("portal %s: protocol error: %s", self.address, event.reason)
+
+    # -- life cycle
+    def open(self, remote_route: Route, pong: bytes | None = None) -> None:
+        """The connection is set up: remember the peer's route, send the outlet's ``pong``
+        and start reading the socket."""
+        self.remote_route = remote_route
+        if pong is not None:
+            self._send(LocalMessage(remote_route, Route((self.address,)), pong))
+        if self.conn.state is not PortalState.OPEN:
+            return
+        self.portals._watch(self)
+        if self._sender is None:
+            self._set_reading(True)
+
+    def _register(self) -> None:
+        self.node.register([self.address], self)
+        self._registered = True
+
+    def _finish(self) -> None:
+        self.conn.closed()
+        if self._registered:
+            self._registered = False
+            self.node.unregister([self.address])
+
+    def _pong_timeout(self) -> None:
+        self._pong_timer = None
+        if self._abandoned:
+            self._abandoned = False
+            self._finish()
+            return
+        if self.conn.state is PortalState.AWAIT_PONG:
+            inlet = self.inlet
+            log.warning(
+                "inlet %s: no answer from the outlet at %s within %g s; closing client %s",
+                inlet.name if inlet else "?",
+                inlet.route if inlet else "?",
+                inlet.pong_timeout if inlet else 0,
+                self.peer,
+            )
+            self.conn.closed()
+            self._close_socket()
+
+    def _local_closed(self) -> None:
+        """The socket hit EOF or failed: tell the peer (once)."""
+        disconnect = self.conn.local_closed()
+        if disconnect is not None and self.remote_route is not None and self.node.running:
+            self._send(LocalMessage(self.remote_route, Route((self.address,)), disconnect))
+
+    def _deliver_quietly(self, msg: LocalMessage) -> None:
+        """Send a control message whose loss does not matter."""
+        try:
+            if msg.onward_route.addresses[0].is_local and self.node.deliver_nowait(msg):
+                return
+        except OckamError:
+            return
+
+        async def later() -> None:
+            with contextlib.suppress(OckamError):
+                await self.node.deliver(msg)
+
+        self.node.spawn(later(), name=f"portal {self.address} control")
+
+    def _close_socket(self) -> None:
+        if self.transport is not None and not self._socket_closed:
+            self.transport.close()
+
+    def close(self, abort: bool = False) -> None:
+        """Close the socket (``abort``: drop what is still buffered); the peer is told
+        with a Disconnect when the route still works."""
+        if self.transport is None or self._socket_closed:
+            self._finish()
+            return
+        if abort:
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    def route_lost(self) -> None:
+        """The route to the peer is gone: close the socket without telling anyone."""
+        if self.conn.state in (PortalState.OPEN, PortalState.AWAIT_PONG):
+            self.conn.closed()
+        self._close_socket()
+
+    # -- sending (socket -> node)
+    def _set_reading(self, on: bool) -> None:
+        if on == self._reading or self.transport is None or self._socket_closed:
+            return
+        self._reading = on
+        with contextlib.suppress(Exception):
+            if on:
+                self.transport.resume_reading()
+            else:
+                self.transport.pause_reading()
+
+    def _send(self, msg: LocalMessage) -> None:
+        if not self._outq:
+            try:
+                if msg.onward_route.addresses[0].is_local and self.node.deliver_nowait(msg):
+                    return
+            except OckamError as e:
+                self._send_failed(e)
+                return
+        self._outq.append(msg)
+        if self._sender is None:
+            self._set_reading(False)
+            self._sender = self.node.spawn(self._drain(), name=f"portal {self.address}")
+
+    async def _drain(self) -> None:
+        try:
+            while self._outq:
+                msg = self._outq[0]
+                try:
+                    await self.node.deliver(msg)
+                except OckamError as e:
+                    self._outq.clear()
+                    self._send_failed(e)
+                    return
+                self._outq.popleft()
+        finally:
+            self._sender = None
+        if self.conn.state is PortalState.OPEN:
+            self._set_reading(True)
+
+    def _send_failed(self, error: OckamError) -> None:
+        log.info("portal %s: the route to the peer is gone (%s); closing %s", self.address, error, self.peer)
+        self._outq.clear()
+        self.route_lost()
+
+
+def _peer_text(peer: Any) -> str:
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
+
+
+# -- outlets ------------------------------------------------------------------------------
+
+
+@dataclass
+class TcpOutlet:
+    """An outlet: a listener worker at ``address`` connecting each Ping to ``host:port``."""
+
+    address: Address
+    host: str
+    port: int
+    tls: bool = False
+    connect_timeout: float = CONNECT_TIMEOUT
+
+
+class OutletListener(Worker):
+    """Accepts Pings (only) and starts one outlet connection per Ping."""
+
+    def __init__(self, portals: Portals, outlet: TcpOutlet) -> None:
+        self.portals = portals
+        self.outlet = outlet
+
+    async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        if not is_ping(msg.payload):
+            log.warning("outlet %s: dropping a message that is not a ping", self.outlet.address)
+            return
+        if not msg.return_route:
+            log.warning("outlet %s: dropping a ping without return route", self.outlet.address)
+            return
+        # The rest of the onward route (if any) is ignored, as Rust does.
+        self.portals.node.spawn(
+            self.portals._connect_outlet(self.outlet, msg.return_route),
+            name=f"outlet {self.outlet.address} connect",
+        )
+
+
+# -- inlets -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class TcpInlet:
+    """An inlet: a TCP server; each client becomes a portal connection to ``route``.
+
+    While ``route`` is None the inlet is *paused*: clients are accepted and closed at once.
+    """
+
+    name: str
+    bind_address: str
+    route: Route | None = None
+    pong_timeout: float = PONG_TIMEOUT
+    processor_address: Address = field(default_factory=Address.random_local)
+    server: asyncio.base_events.Server | None = field(default=None, repr=False)
+    sides: set[PortalSide] = field(default_factory=set, repr=False)
+    generation: int = 0
+
+    def pause(self) -> None:
+        """New clients are closed at once until :meth:`unpause`."""
+        self.route = None
+        self.generation += 1
+
+    def unpause(self, route: Route) -> None:
+        """New clients get portal connections to ``route`` (the full route to the outlet
+        listener). Existing connections keep the route they were set up with."""
+        self.route = route
+        self.generation += 1
+
+    def close_connections(self, older_than: int | None = None) -> None:
+        """Close the client connections (those set up before generation ``older_than``)."""
+        for side in list(self.sides):
+            if older_than is None or side.generation < older_than:
+                side.route_lost()
+
+
+# -- the registry -------------------------------------------------------------------------
+
+
+class Portals:
+    """The inlets and outlets of one node. ``Portals(node, tcp)``; stops with the node."""
+
+    def __init__(
+        self,
+        node: Node,
+        tcp: TcpTransport | None = None,
+        *,
+        write_high: int = WRITE_HIGH_WATER,
+        write_low: int = WRITE_LOW_WATER,
+    ) -> None:
+        self.node = node
+        self.tcp = tcp
+        self.write_high = write_high
+        self.write_low = write_low
+        self.outlets: dict[Address, TcpOutlet] = {}
+        self.inlets: dict[str, TcpInlet] = {}
+        self.sides: set[PortalSide] = set()
+        # TCP sender address -> portal sides whose route starts with it
+        self._by_connection: dict[Address, set[PortalSide]] = {}
+        node.on_stop(self.stop)
+
+    # -- outlets
+    async def create_outlet(
+        self,
+        address: Address | str,
+        host: str,
+        port: int,
+        *,
+        tls: bool = False,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> TcpOutlet:
+        addr = Address.parse(address) if isinstance(address, str) else address
+        if addr in self.outlets:
+            raise AlreadyExists(f"A TCP outlet with address '{addr}' already exists")
+        if self.node.has_address(addr):
+            raise AlreadyExists(f"the address '{addr}' is already used on this node")
+        outlet = TcpOutlet(addr, host, port, tls, connect_timeout)
+        await self.node.start_worker(addr, OutletListener(self, outlet))
+        self.outlets[addr] = outlet
+        return outlet
+
+    async def delete_outlet(self, address: Address | str) -> TcpOutlet:
+        """Stop the outlet listener; established connections are left alone (as Rust does)."""
+        addr = Address.parse(address) if isinstance(address, str) else address
+        outlet = self.outlets.pop(addr, None)
+        if outlet is None:
+            raise NotFound(f"Outlet with address {addr.text} not found")
+        await self.node.stop_worker(addr)
+        return outlet
+
+    async def _connect_outlet(self, outlet: TcpOutlet, pong_route: Route) -> None:
+        side = PortalSide(self, outlet=outlet)
+        loop = asyncio.get_running_loop()
+        ssl_ctx = ssl.create_default_context() if outlet.tls else None
+        try:
+            await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: side,
+                    outlet.host,
+                    outlet.port,
+                    ssl=ssl_ctx,
+                    server_hostname=outlet.host if ssl_ctx else None,
+                ),
+                outlet.connect_timeout,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as e:
+            reason = "timed out" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
+            log.warning(
+                "outlet %s: cannot connect to %s:%s (%s); disconnecting the inlet",
+                outlet.address,
+                outlet.host,
+                outlet.port,
+                reason,
+            )
+            side._finish()
+            await self._deliver_disconnect(pong_route, side.address)
+            return
+        if side.state is not PortalState.NEW:  # the target failed before the Pong
+            await self._deliver_disconnect(pong_route, side.address)
+            return
+        # The Pong goes through the side's send queue, so that anything read from the
+        # target (or a Disconnect) follows it.
+        side.open(pong_route, side.conn.pong())
+
+    async def _deliver_disconnect(self, route: Route, sender: Address) -> None:
+        with contextlib.suppress(OckamError):
+            await self.node.deliver(LocalMessage(route, Route((sender,)), _DISCONNECT))
+
+    # -- inlets
+    async def create_inlet(
+        self,
+        name: str,
+        bind: str,
+        route: Route | None = None,
+        *,
+        pong_timeout: float = PONG_TIMEOUT,
+    ) -> TcpInlet:
+        """Listen on ``bind`` (``host:port``, port 0 for any); ``route`` None = paused."""
+        if name in self.inlets:
+            raise AlreadyExists(f"A TCP inlet with alias '{name}' already exists")
+        host, port = parse_host_port(bind)
+        inlet = TcpInlet(name, bind, route, pong_timeout)
+        loop = asyncio.get_running_loop()
+        try:
+            server = await loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)
+        except OSError as e:
+            raise TransportError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
+        inlet.server = server
+        bound = server.sockets[0].getsockname()
+        inlet.bind_address = f"[{bound[0]}]:{bound[1]}" if ":" in str(bound[0]) else f"{bound[0]}:{bound[1]}"
+        self.inlets[name] = inlet
+        return inlet
+
+    async def delete_inlet(self, name: str) -> TcpInlet:
+        """Stop listening and close the inlet's client connections."""
+        inlet = self.inlets.pop(name, None)
+        if inlet is None:
+            raise NotFound(f"Inlet with alias {name} not found")
+        inlet.pause()
+        if inlet.server is not None:
+            inlet.server.close()
+        inlet.close_connections()
+        return inlet
+
+    # -- connection tracking
+    def _watch(self, side: PortalSide) -> None:
+        """Close ``side`` when the TCP connection its route starts with closes."""
+        route = side.remote_route
+        tcp = self.tcp
+        if tcp is None or not route:
+            return
+        first = route.addresses[0]
+        group = self._by_connection.get(first)
+        if group is None:
+            conn = tcp.connections.get(first)
+            if conn is None or conn.protocol is None:
+                return
+            group = set()
+            self._by_connection[first] = group
+            self.node.spawn(self._watch_connection(first, conn.protocol.wait_closed()), name="portal watch")
+        group.add(side)
+
+    async def _watch_connection(self, sender: Address, closed: Any) -> None:
+        try:
+            await closed
+        finally:
+            group = self._by_connection.pop(sender, set())
+        for side in list(group):
+            side.route_lost()
+
+    def _forget(self, side: PortalSide) -> None:
+        self.sides.discard(side)
+        route = side.remote_route
+        if route:
+            group = self._by_connection.get(route.addresses[0])
+            if group is not None:
+                group.discard(side)
+
+    def buffered_bytes(self) -> int:
+        """User-space bytes held by all portal connections of the node (both directions)."""
+        return sum(side.buffered_bytes() for side in self.sides)
+
+    async def stop(self) -> None:
+        for inlet in list(self.inlets.values()):
+            inlet.pause()
+            if inlet.server is not None:
+                inlet.server.close()
+        for side in list(self.sides):
+            side.close(abort=True)
+
+
+# Keep decode_portal_message importable from here for callers that inspect payloads.
+_ = decode_portal_message

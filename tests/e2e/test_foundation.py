@@ -1,0 +1,118 @@
+"""Issue acceptance on real `ockam` processes: multi-hop routing, bad input, process faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import time
+
+import pytest
+
+from .conftest import Ockam
+
+pytestmark = pytest.mark.e2e
+
+
+def test_three_processes_route_through_a_hop(ockam: Ockam) -> None:
+    for name in ("n1", "n2", "n3"):
+        ockam.ok("node", "create", name)
+    ockam.ok("service", "start", "hop", "--at", "n2")
+    out = ockam.ok(
+        "message", "send", "hello", "--from", "n1", "--to", "/node/n2/service/hop/node/n3/service/uppercase"
+    )
+    assert out.strip() == "HELLO"
+
+
+def test_message_send_without_from_uses_a_temporary_node(ockam: Ockam) -> None:
+    ockam.ok("node", "create", "n1")
+    assert (
+        ockam.ok("message", "send", "Hello Ockam!", "--to", "/node/n1/service/echo").strip() == "Hello Ockam!"
+    )
+
+
+def _one_line_error(result: tuple[int, str, str]) -> str:
+    code, out, err = result
+    assert code != 0, f"expected a failure, got exit 0 with {out!r}"
+    assert "Traceback" not in err and "Traceback" not in out
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_bad_input_gives_one_line_errors_and_keeps_state(ockam: Ockam) -> None:
+    ockam.ok("node", "create", "n1")
+    before = json.loads(ockam.ok("node", "list", "--output", "json"))
+    # unknown node
+    assert "n9" in _one_line_error(
+        ockam.run("message", "send", "x", "--from", "n9", "--to", "/node/n1/service/echo")
+    )
+    _one_line_error(ockam.run("message", "send", "x", "--from", "n1", "--to", "/node/n9/service/echo"))
+    # malformed multiaddr
+    _one_line_error(ockam.run("message", "send", "x", "--from", "n1", "--to", "/nope/n1"))
+    # node already exists
+    _one_line_error(ockam.run("node", "create", "n1"))
+    # port in use
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    port = s.getsockname()[1]
+    try:
+        _one_line_error(ockam.run("node", "create", "n2", "--tcp-listener-address", f"127.0.0.1:{port}"))
+    finally:
+        s.close()
+    # unreachable route and a timeout
+    _one_line_error(
+        ockam.run("message", "send", "x", "--from", "n1", "--to", "/ip4/127.0.0.1/tcp/1/service/echo")
+    )
+    _one_line_error(
+        ockam.run("message", "send", "x", "--from", "n1", "--timeout", "1", "--to", "/node/n1/service/nobody")
+    )
+    after = json.loads(ockam.ok("node", "list", "--output", "json"))
+    assert [n["node_name"] for n in after] == [n["node_name"] for n in before]
+    assert (
+        ockam.ok("message", "send", "ok", "--from", "n1", "--to", "/node/n1/service/uppercase").strip()
+        == "OK"
+    )
+
+
+def test_delete_all_on_an_empty_home(ockam: Ockam) -> None:
+    ockam.ok("node", "delete", "--all", "--yes")
+
+
+def test_stop_start_keeps_name_and_listener(ockam: Ockam) -> None:
+    ockam.ok("node", "create", "n1")
+    show = json.loads(ockam.ok("node", "show", "n1", "--output", "json"))
+    verbose = show["route"]["verbose"]
+    ockam.ok("node", "stop", "n1")
+    listed = json.loads(ockam.ok("node", "list", "--output", "json"))
+    assert (
+        listed[0]["status"]["status"]
+        if isinstance(listed[0]["status"], dict)
+        else listed[0]["status"] != "running"
+    )
+    ockam.ok("node", "start", "n1")
+    again = json.loads(ockam.ok("node", "show", "n1", "--output", "json"))
+    assert again["name"] == "n1"
+    assert again["route"]["verbose"] == verbose
+    assert ockam.ok("message", "send", "hi", "--to", "/node/n1/service/uppercase").strip() == "HI"
+
+
+def test_sigkill_then_list_delete_recreate(ockam: Ockam) -> None:
+    ockam.ok("node", "create", "n1")
+    pid = json.loads(ockam.ok("node", "show", "n1", "--output", "json"))["pid"]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    listed = json.loads(ockam.ok("node", "list", "--output", "json"))
+    assert listed and listed[0]["node_name"] == "n1"
+    ockam.ok("node", "create", "n1")
+    ockam.ok("node", "delete", "n1", "--yes")
+    ockam.ok("node", "create", "n1")
+    assert ockam.ok("message", "send", "a", "--to", "/node/n1/service/echo").strip() == "a"
