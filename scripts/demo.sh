@@ -10,8 +10,7 @@ trap '$ockam node delete --all --yes >/dev/null 2>&1 || true' EXIT
 $ockam node create n1 >/dev/null
 $ockam node create n2 >/dev/null
 $ockam node create n3 >/dev/null
-$ockam service start hop --at n2 >/dev/null
-out=$($ockam message send hello --from n1 --to /node/n2/service/hop/node/n3/service/uppercase 2>&1 ||
-      $ockam message send hello --from n1 --to "/node/n2/service/hop/ip4/127.0.0.1/tcp/$($ockam node show n3 --output json | jq -r '.transports[0].socket_addr' | cut -d: -f2)/service/uppercase")
+$ockam service start hop --at n2 -q
+out=$($ockam message send hello --from n1 --to /node/n2/service/hop/node/n3/service/uppercase)
 echo "n1 -> n2/hop -> n3/uppercase: $out"
 [ "$out" = HELLO ]

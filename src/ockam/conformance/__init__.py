@@ -67,10 +67,9 @@ def _diff(expected: Any, actual: Any, path: str = "") -> list[str]:
         for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             out.extend(_diff(e, a, f"{path}[{i}]"))
         return out
-    if (
-        expected != actual
-        or (type(expected) is not type(actual)
-        and not (isinstance(expected, (int, float)) and isinstance(actual, (int, float))))
+    if expected != actual or (
+        type(expected) is not type(actual)
+        and not (isinstance(expected, (int, float)) and isinstance(actual, (int, float)))
     ):
         return [f"{path or 'value'}: expected {expected!r}, got {actual!r}"]
     return []
