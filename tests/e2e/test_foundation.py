@@ -116,3 +116,34 @@ def test_sigkill_then_list_delete_recreate(ockam: Ockam) -> None:
     ockam.ok("node", "delete", "n1", "--yes")
     ockam.ok("node", "create", "n1")
     assert ockam.ok("message", "send", "a", "--to", "/node/n1/service/echo").strip() == "a"
+
+
+def test_raw_socket_vector_bytes_to_a_node_process(ockam: Ockam) -> None:
+    """The `tcp-frame` vector "two messages" stream, spoken to a background node's echo."""
+    import pathlib
+
+    from ockam.protocol.tcp_framing import FrameReader
+
+    ockam.ok("node", "create", "raw")
+    addr = json.loads(ockam.ok("node", "show", "raw", "--output", "json"))["transports"][0]["socket_addr"]
+    vector = (
+        pathlib.Path(__file__).resolve().parents[3] / "shared" / "vectors" / "tcp-frame-two-messages.json"
+    )
+    if vector.exists():
+        stream = bytes.fromhex(json.loads(vector.read_text())["expected"]["stream"])
+        # the vector's frames go to uppercase and to [echo]; send them as they are
+    else:
+        pytest.skip("shared vectors not found")
+    host, port = addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(stream)
+        reader = FrameReader()
+        got = []
+        while len(got) < 2:
+            data = s.recv(65536)
+            assert data, "connection closed before both replies"
+            got += reader.receive_data(data)
+    by_sender = {str(m.return_route): m for m in got}
+    assert by_sender["0#uppercase"].payload == bytes.fromhex("0548454c4c4f")
+    assert by_sender["0#echo"].payload == bytes.fromhex("70696e67")
+    assert all(str(m.onward_route) == "0#c0ffee" for m in got)

@@ -6,6 +6,8 @@ import asyncio
 import socket
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ockam.api.node_manager import send_message
 from ockam.api.node_process import NodeConfig, start_node
@@ -168,3 +170,25 @@ async def test_second_tcp_hop_is_routed_by_the_middle_node() -> None:
     finally:
         for n in nodes:
             await n.stop()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(junk=st.lists(st.binary(min_size=1, max_size=200), min_size=1, max_size=4))
+def test_hypothesis_garbage_never_stops_a_node(junk: list[bytes]) -> None:
+    async def scenario() -> None:
+        running = await start_node(NodeConfig("fuzz"))
+        try:
+            host, port = running.listener_address.rsplit(":", 1)
+            for chunk in junk:
+                _, writer = await asyncio.open_connection(host, int(port))
+                writer.write(b"\x01" + chunk)  # valid version byte, then garbage / truncated frames
+                await writer.drain()
+                writer.close()
+            reply = await send_message(
+                running.node, running.tcp, f"/ip4/{host}/tcp/{port}/service/echo", b"alive", timeout=5
+            )
+            assert reply == b"alive"
+        finally:
+            await running.stop()
+
+    asyncio.run(scenario())
