@@ -88,6 +88,9 @@ class NodeManager(Worker):
         self.api_listener: TcpListener | None = None
         self.services: dict[str, str] = {}  # address -> kind
         self.secure_hook: SecureHook | None = None
+        # Status providers of later layers, listed by GET /node/resources (inlets, outlets).
+        self.inlet_providers: list[Callable[[], list[Any]]] = []
+        self.outlet_providers: list[Callable[[], list[Any]]] = []
         self._routes: list[tuple[str, list[str], Handler]] = []
         self._install_routes()
 
@@ -220,10 +223,10 @@ class NodeManager(Worker):
         return []
 
     def inlets(self) -> list[Any]:
-        return []
+        return [status for provider in self.inlet_providers for status in provider()]
 
     def outlets(self) -> list[Any]:
-        return []
+        return [status for provider in self.outlet_providers for status in provider()]
 
     async def get_resources(self, req: Request, params: list[str]) -> Response:
         return ok(self.resources())

@@ -14,11 +14,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..identity import Identity, generate_identity
+from ..identity import Identity, PurposeKeyAttestation, generate_identity
 from ..node.runtime import Node
-from ..protocol.crypto import Signer, X25519Secret
+from ..protocol.crypto import DhKey, Signer, X25519Secret
 from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport, parse_host_port
+from . import portals as portals_api
+from . import relays as relays_api
 from . import secure_channels as secure_channel_api
 from .node_manager import NodeInfo, NodeManager, send_message
 from .views import node_resources_json
@@ -47,7 +49,10 @@ class NodeConfig:
     # secure-channel static key; generated in memory when absent.
     identity: Identity | None = None
     signer: Signer | None = None
-    static_key: X25519Secret | None = None
+    static_key: X25519Secret | DhKey | None = None
+    attestation: PurposeKeyAttestation | None = None
+    # Loads another named identity for `--identity NAME` on listeners and channels.
+    identity_provider: secure_channel_api.IdentityProvider | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -61,6 +66,8 @@ class RunningNode:
     manager: NodeManager
     secure_channels: SecureChannels
     listener_address: str
+    portals: portals_api.PortalsApi
+    relays: relays_api.RelaysApi
     http_address: str | None = None
     _http_server: asyncio.base_events.Server | None = None
 
@@ -82,14 +89,17 @@ async def start_node(config: NodeConfig) -> RunningNode:
         is_default = config.is_default_provider or (lambda: config.is_default)
         info = NodeInfo(config.name, identity.identifier.value, config.identity_name, is_default)
         manager = NodeManager(node, tcp, info)
-        channels = SecureChannels(node, identity, signer, config.static_key)
-        secure_channel_api.install(manager, channels)
+        channels = SecureChannels(node, identity, signer, config.static_key, config.attestation)
+        secure_channel_api.install(manager, channels, config.identity_provider)
         listener = await manager.start(config.tcp_listener_address)
         await manager.start_service("echo", "echo")
+        portals = portals_api.install(manager)
+        relays = relays_api.install(manager)
         if config.default_services:
             await manager.start_service("uppercase", "uppercase")
             await channels.create_listener("api")
-        running = RunningNode(node, tcp, manager, channels, listener.socket_address)
+            await relays.start_service()
+        running = RunningNode(node, tcp, manager, channels, listener.socket_address, portals, relays)
         if config.http_server_address is not None:
             await _start_http(running, config.http_server_address)
         return running
@@ -157,8 +167,11 @@ def send_message_once(
     async def run() -> bytes:
         async with Node("cli") as node:
             tcp = TcpTransport.create(node)
+            secure = None
+            if identity is not None:  # for `/secure/<listener>` hops
+                secure = secure_channel_api.secure_hook(SecureChannels(node, identity[0], identity[1]))
             return await asyncio.wait_for(
-                send_message(node, tcp, multiaddr, payload, timeout=timeout), timeout
+                send_message(node, tcp, multiaddr, payload, secure, timeout=timeout), timeout
             )
 
     try:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..codec.address import Address
@@ -12,11 +13,21 @@ from ..errors import DecodeError
 from ..identity import Identifier
 from ..protocol.api_models import duration_from_cbor
 from ..protocol.api_wire import Request, Response
-from ..services.secure_channel import DEFAULT_TIMEOUT, SecureChannel, SecureChannelListener, SecureChannels
+from ..services.secure_channel import (
+    DEFAULT_TIMEOUT,
+    ChannelIdentity,
+    SecureChannel,
+    SecureChannelListener,
+    SecureChannels,
+)
 from .node_manager import NodeManager, fail, ok
 from .resolve import resolve_multiaddr
 
-__all__ = ["install", "listener_status", "secure_hook"]
+__all__ = ["IdentityProvider", "install", "listener_status", "secure_hook"]
+
+# Loads a named identity of the local state (with its secure-channel key) for a listener or
+# a channel created with ``--identity NAME``.
+IdentityProvider = Callable[[str], ChannelIdentity]
 
 
 def listener_status(li: SecureChannelListener) -> dict[int, Any]:
@@ -54,7 +65,18 @@ def secure_hook(channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT):  # 
     return hook
 
 
-def install(manager: NodeManager, channels: SecureChannels) -> None:
+def install(
+    manager: NodeManager, channels: SecureChannels, identities: IdentityProvider | None = None
+) -> None:
+    def channel_identity(name: Any) -> ChannelIdentity | None:
+        if not isinstance(name, str) or not name:
+            return None
+        if identities is None:
+            from ..errors import NotFound
+
+            raise NotFound(f"The identity {name} cannot be loaded by this node")
+        return identities(name)
+
     manager.secure_hook = secure_hook(channels)
     manager.secure_channel_listeners = lambda: [listener_status(li) for li in channels.listeners.values()]  # type: ignore[method-assign]
 
@@ -74,7 +96,8 @@ def install(manager: NodeManager, channels: SecureChannels) -> None:
         if comps and comps[-1].protocol == "secure":
             comps[-1] = Component("service", comps[-1].value)
         conn = await resolve_multiaddr(MultiAddr(comps), manager.tcp, manager.secure_hook)
-        channel = await channels.create_channel(conn.route, authorized=authorized, timeout=timeout)
+        me = channel_identity(body.get(5))
+        channel = await channels.create_channel(conn.route, authorized=authorized, timeout=timeout, me=me)
         return ok({1: channel.encryptor.to_cbor(), 2: {1: channel.flow_control_id}})
 
     async def delete_channel(req: Request, params: list[str]) -> Response:
@@ -95,7 +118,8 @@ def install(manager: NodeManager, channels: SecureChannels) -> None:
         address = _address(body.get(1))
         if address in channels.listeners or manager.node.has_address(address):
             return fail(req, 409, f"a secure channel listener already exists at {address.text}")
-        await channels.create_listener(address, _identifiers(body.get(2)))
+        me = channel_identity(body.get(3))
+        await channels.create_listener(address, _identifiers(body.get(2)), me=me)
         return ok()
 
     async def delete_listener(req: Request, params: list[str]) -> Response:

@@ -25,8 +25,10 @@ def build_cli() -> click.Group:
     from .message import message
     from .node import node
     from .reset import reset, status
+    from .secure_channel import secure_channel, secure_channel_listener
     from .service import service, worker
     from .tcp import tcp_connection, tcp_listener
+    from .vault import identity, vault
 
     root = OckamGroup(
         name="ockam",
@@ -40,6 +42,10 @@ def build_cli() -> click.Group:
         tcp_connection,
         service,
         worker,
+        vault,
+        identity,
+        secure_channel,
+        secure_channel_listener,
         reset,
         status,
     ):

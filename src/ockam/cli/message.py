@@ -92,7 +92,7 @@ def message_send(
     settings = _retry_settings(retry_count, retry_delay, no_retry)
     if settings is None:
         try:
-            reply = _send(ctx, message_text, from_node, to, hex_, timeout)
+            reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"))
         except RetryableError as e:
             raise e.inner from None
     else:
@@ -100,7 +100,7 @@ def message_send(
         jitter = min(delay * 0.5, 5.0)
         while True:
             try:
-                reply = _send(ctx, message_text, from_node, to, hex_, timeout)
+                reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"))
                 break
             except RetryableError as e:
                 count -= 1
@@ -116,7 +116,13 @@ def message_send(
 
 
 def _send(
-    ctx: click.Context, text: str, from_node: str | None, to: MultiAddr, hex_: bool, timeout: float
+    ctx: click.Context,
+    text: str,
+    from_node: str | None,
+    to: MultiAddr,
+    hex_: bool,
+    timeout: float,
+    identity_name: str | None = None,
 ) -> str:
     from ..errors import InvalidArgument, OckamError
     from .resolve import clean_nodes_multiaddr
@@ -146,7 +152,13 @@ def _send(
         else:
             from ..api.node_process import send_message_once
 
-            response = send_message_once(str(route), payload, timeout)
+            identity = None
+            if any(c.protocol == "secure" for c in route):
+                from .node_runtime import load_node_identity
+
+                loaded = load_node_identity(state, identity_name)
+                identity = (loaded.identity, loaded.signer)
+            response = send_message_once(str(route), payload, timeout, identity)
     except OckamError as e:
         raise RetryableError(e) from e
     if hex_:

@@ -19,6 +19,7 @@ from .output import Terminal, fmt_log, fmt_ok, fmt_warn
 
 if TYPE_CHECKING:
     from ..api.client import NodeClient
+    from ..api.identities import LoadedIdentity
     from ..state import NodeInfo, State
 
 __all__ = [
@@ -197,12 +198,19 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
 
     other_default = state.default_node()
     is_default = (existing is not None and existing.is_default) or other_default is None
-    identity_name, identifier = resolve_identity(state, args.identity)
+    loaded = load_node_identity(state, args.identity)
+    identity_name, identifier = loaded.name, loaded.identifier
+    static_key, attestation = _secure_channel_key(state, loaded)
     config = NodeConfig(
         name=name,
         tcp_listener_address=args.tcp_listener_address,
         identifier=identifier,
         identity_name=identity_name,
+        identity=loaded.identity,
+        signer=loaded.signer,
+        static_key=static_key,
+        attestation=attestation,
+        identity_provider=_identity_provider(state, loaded),
         is_default=is_default,
         http_server_address=_http_server_address(args, existing),
         default_services=args.launch_config is None,
@@ -276,13 +284,42 @@ def _is_default_provider(state: State, name: str, initial: bool) -> Callable[[],
     return is_default
 
 
-def resolve_identity(state: State, identity: str | None) -> tuple[str, str]:
-    """(identity name, identifier ``I…``) the node runs with.
+def load_node_identity(state: State, identity: str | None) -> LoadedIdentity:
+    """The named identity, or the default one (created with the default vault if needed)."""
+    from ..api.identities import load_identity
 
-    Identities are not stored by this layer yet: the name is passed through and the node
-    runtime picks (or creates) its identity."""
-    del state
-    return identity or "", ""
+    return load_identity(state, identity, new_name=random_name)
+
+
+def resolve_identity(state: State, identity: str | None) -> tuple[str, str]:
+    """(identity name, identifier ``I…``) a node runs with (the default identity if None)."""
+    loaded = load_node_identity(state, identity)
+    loaded.vault.close()
+    return loaded.name, loaded.identifier
+
+
+def _secure_channel_key(state: State, loaded: LoadedIdentity) -> tuple[Any, Any]:
+    from ..api.identities import secure_channel_key
+
+    return secure_channel_key(state, loaded)
+
+
+def _identity_provider(state: State, node_identity: LoadedIdentity) -> Callable[[str], Any]:
+    """Loads the identities named by ``--identity`` on listeners and channels (cached)."""
+    from ..services.secure_channel import ChannelIdentity
+
+    cache: dict[str, ChannelIdentity] = {}
+
+    def provide(name: str) -> ChannelIdentity:
+        found = cache.get(name)
+        if found is None:
+            loaded = node_identity if name == node_identity.name else load_node_identity(state, name)
+            static_key, attestation = _secure_channel_key(state, loaded)
+            found = ChannelIdentity(loaded.identity, static_key, attestation)
+            cache[name] = found
+        return found
+
+    return provide
 
 
 def _created_plain(state: State, name: str) -> str:

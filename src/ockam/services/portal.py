@@ -36,7 +36,7 @@ import logging
 import socket
 import ssl
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..codec import bare
 from ..codec.address import Address
@@ -123,11 +123,13 @@ class PortalSide(asyncio.Protocol):
         # node -> socket: messages waiting for the socket's write buffer to drain
         self._backlog: collections.deque[tuple[LocalMessage, asyncio.Future[None]]] = collections.deque()
         self._write_blocked = False
+        self._backlog_scheduled = False
         self._reading = False
         self._registered = False
         self._pong_timer: asyncio.TimerHandle | None = None
         self._socket_closed = False
         self._abandoned = False  # inlet client gone before the Pong
+        self._early: list[bytes] = []  # read before the set-up finished (see data_received)
 
     # -- state
     @property
@@ -143,8 +145,8 @@ class PortalSide(asyncio.Protocol):
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # (uvloop's transports are not asyncio.Transport subclasses, but behave as such)
+        self.transport = transport = cast(asyncio.Transport, transport)
         self.peer = _peer_text(transport.get_extra_info("peername"))
         sock = transport.get_extra_info("socket")
         if sock is not None:
@@ -174,7 +176,17 @@ class PortalSide(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         if self.conn.state is not PortalState.OPEN or self.remote_route is None:
-            return  # never happens: reading starts once the connection is open
+            if self.conn.state in (PortalState.NEW, PortalState.AWAIT_PONG):
+                # Some loops (uvloop) start reading after connection_made even though it
+                # paused reading: keep the bytes for after the set-up, and pause again.
+                self._early.append(data)
+                self._reading = True
+                self._set_reading(False)
+            return
+        self._payloads(data)
+
+    def _payloads(self, data: bytes) -> None:
+        assert self.remote_route is not None
         route = self.remote_route
         ret = Route((self.address,))
         if len(data) <= MAX_PAYLOAD_SIZE:
@@ -194,6 +206,14 @@ class PortalSide(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_blocked = False
+        if self._backlog and not self._backlog_scheduled:
+            # Not from inside the transport's own write callback: a write that fails there
+            # would make asyncio report the connection lost twice.
+            self._backlog_scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_backlog)
+
+    def _write_backlog(self) -> None:
+        self._backlog_scheduled = False
         backlog = self._backlog
         while backlog and not self._write_blocked:
             msg, fut = backlog.popleft()
@@ -273,7 +293,7 @@ class PortalSide(asyncio.Protocol):
         event = self.conn.receive(payload)
         if isinstance(event, Data):
             transport = self.transport
-            if transport is not None and not self._socket_closed:
+            if transport is not None and not self._socket_closed and not transport.is_closing():
                 transport.write(event.data)
         elif isinstance(event, Opened):
             if self._pong_timer is not None:
@@ -300,6 +320,9 @@ class PortalSide(asyncio.Protocol):
             self._send(LocalMessage(remote_route, Route((self.address,)), pong))
         if self.conn.state is not PortalState.OPEN:
             return
+        early, self._early = self._early, []
+        for data in early:
+            self._payloads(data)
         self.portals._watch(self)
         if self._sender is None:
             self._set_reading(True)

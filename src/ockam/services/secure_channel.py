@@ -36,7 +36,7 @@ from ..identity import (
 )
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
-from ..protocol.crypto import Signer, X25519Secret
+from ..protocol.crypto import DhKey, Signer, X25519Secret
 from ..protocol.noise_xx import Handshake
 from ..protocol.secure_channel import (
     CloseMessage,
@@ -50,6 +50,7 @@ from ..protocol.secure_channel import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "ChannelIdentity",
     "SecureChannel",
     "SecureChannelListener",
     "SecureChannels",
@@ -72,6 +73,20 @@ def trust_identifiers(identifiers: Iterable[Identifier | str] | None) -> TrustPo
     return lambda identifier: identifier in allowed
 
 
+@dataclass(frozen=True)
+class ChannelIdentity:
+    """Who this side of a channel is: an identity, its Noise static key and the purpose-key
+    attestation that binds the two."""
+
+    identity: Identity
+    static_key: DhKey
+    attestation: PurposeKeyAttestation
+
+    def payload(self) -> bytes:
+        changes = tuple(c.change for c in self.identity.changes)
+        return IdentityAndCredentials(changes, self.attestation, ()).encode()
+
+
 @dataclass
 class SecureChannel:
     """One established (or establishing) channel, as seen from this node."""
@@ -84,6 +99,7 @@ class SecureChannel:
     route_to_peer: Route = field(default_factory=Route)
     authorized: tuple[Identifier, ...] = ()
     flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
+    me: ChannelIdentity | None = None
 
     @property
     def established(self) -> bool:
@@ -95,6 +111,8 @@ class SecureChannelListener:
     address: Address
     authorized: tuple[Identifier, ...] = ()
     flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
+    # the identity its channels use (None: the node's)
+    me: ChannelIdentity | None = None
 
 
 class SecureChannels:
@@ -105,7 +123,7 @@ class SecureChannels:
         node: Node,
         identity: Identity,
         signer: Signer,
-        static_key: X25519Secret | None = None,
+        static_key: X25519Secret | DhKey | None = None,
         attestation: PurposeKeyAttestation | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -113,10 +131,11 @@ class SecureChannels:
         self.identity = identity
         self.signer = signer
         self.clock = clock
-        self.static_key = static_key or X25519Secret.generate()
+        self.static_key: DhKey = static_key or X25519Secret.generate()
         self.attestation = attestation or create_purpose_key_attestation(
             identity, signer, SecureChannelStaticKey(self.static_key.public_key), now=self.now()
         )
+        self.me = ChannelIdentity(identity, self.static_key, self.attestation)
         self.known: dict[Identifier, Identity] = {identity.identifier: identity}
         self.channels: dict[Address, SecureChannel] = {}
         self.listeners: dict[Address, SecureChannelListener] = {}
@@ -125,8 +144,7 @@ class SecureChannels:
         return int(self.clock())
 
     def payload(self) -> bytes:
-        changes = tuple(c.change for c in self.identity.changes)
-        return IdentityAndCredentials(changes, self.attestation, ()).encode()
+        return self.me.payload()
 
     def verify_peer(self, payload: bytes, remote_static: bytes, trust: TrustPolicy) -> Identifier:
         """Check the peer's identity payload against the Noise static key (§5.6)."""
@@ -148,11 +166,14 @@ class SecureChannels:
 
     # -- creating
     async def create_listener(
-        self, address: str | Address = "api", authorized: Iterable[Identifier | str] | None = None
+        self,
+        address: str | Address = "api",
+        authorized: Iterable[Identifier | str] | None = None,
+        me: ChannelIdentity | None = None,
     ) -> SecureChannelListener:
         addr = Address.parse(address) if isinstance(address, str) else address
         ids = tuple(Identifier.coerce(i) for i in authorized or ())
-        listener = SecureChannelListener(addr, ids)
+        listener = SecureChannelListener(addr, ids, me=me)
         await self.node.start_worker(addr, _Listener(self, listener))
         self.listeners[addr] = listener
         return listener
@@ -168,12 +189,14 @@ class SecureChannels:
         route: Route,
         authorized: Iterable[Identifier | str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        me: ChannelIdentity | None = None,
     ) -> SecureChannel:
-        """Run the handshake as initiator over ``route`` (ending at a listener)."""
+        """Run the handshake as initiator over ``route`` (ending at a listener), as ``me``
+        (default: the node's identity)."""
         ids = tuple(Identifier.coerce(i) for i in authorized or ())
-        channel = _new_channel(True, ids)
+        channel = _new_channel(True, ids, me or self.me)
         done: asyncio.Future[Identifier] = asyncio.get_running_loop().create_future()
-        handshake = Handshake(True, self.static_key)
+        handshake = Handshake(True, (me or self.me).static_key)
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(ids), done)
         await self._start(channel, decryptor)
         try:
@@ -197,8 +220,9 @@ class SecureChannels:
 
     async def accept(self, msg: LocalMessage, listener: SecureChannelListener) -> None:
         """A message 1 reached a listener: start a responder and hand it the message."""
-        channel = _new_channel(False, listener.authorized)
-        handshake = Handshake(False, self.static_key)
+        me = listener.me or self.me
+        channel = _new_channel(False, listener.authorized, me)
+        handshake = Handshake(False, me.static_key)
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(listener.authorized), None)
         await self._start(channel, decryptor)
         forwarded = msg.with_routes(
@@ -233,8 +257,9 @@ class SecureChannels:
         return None
 
 
-def _new_channel(initiator: bool, authorized: tuple[Identifier, ...]) -> SecureChannel:
+def _new_channel(initiator: bool, authorized: tuple[Identifier, ...], me: ChannelIdentity) -> SecureChannel:
     return SecureChannel(
+        me=me,
         encryptor=Address.random_local(),
         decryptor_remote=Address.random_local(),
         decryptor_internal=Address.random_local(),
@@ -282,6 +307,10 @@ class _DecryptorWorker(Worker):
         else:
             await self._decrypt(ctx, msg)
 
+    def _payload(self) -> bytes:
+        me = self.channel.me
+        return me.payload() if me is not None else self.channels.payload()
+
     async def _handshake(self, ctx: Context, msg: LocalMessage) -> None:
         hs = self.handshake
         assert hs is not None
@@ -291,13 +320,13 @@ class _DecryptorWorker(Worker):
                 payload = hs.read_message(msg.payload)  # message 2
                 assert hs.remote_static_public_key is not None
                 peer = self.channels.verify_peer(payload, hs.remote_static_public_key, self.trust)
-                third = hs.write_message(self.channels.payload())
+                third = hs.write_message(self._payload())
                 await ctx.forward(LocalMessage(msg.return_route, Route((me,)), third))
                 self._established(hs, peer, msg.return_route)
             elif not self.got_first:
                 hs.read_message(msg.payload)  # message 1
                 self.got_first = True
-                second = hs.write_message(self.channels.payload())
+                second = hs.write_message(self._payload())
                 await ctx.forward(LocalMessage(msg.return_route, Route((me,)), second))
             else:
                 payload = hs.read_message(msg.payload)  # message 3

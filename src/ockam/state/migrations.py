@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .database import Migration
 
-__all__ = ["APPLICATION_MIGRATIONS", "MIGRATIONS"]
+__all__ = ["APPLICATION_MIGRATIONS", "MIGRATIONS", "VAULT_MIGRATIONS"]
 
 MIGRATIONS: list[Migration] = [
     (
@@ -51,6 +51,75 @@ APPLICATION_MIGRATIONS: list[Migration] = [
             opentelemetry_context TEXT NOT NULL UNIQUE,
             start_datetime INTEGER NOT NULL,
             previous_opentelemetry_context TEXT
+        );
+        """,
+    ),
+]
+
+MIGRATIONS.append(
+    (
+        2,
+        "create identity and vault tables",
+        """
+        CREATE TABLE vault (
+            name TEXT PRIMARY KEY,
+            path TEXT,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            is_kms INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE identity (
+            identifier TEXT NOT NULL UNIQUE,
+            change_history TEXT NOT NULL
+        );
+        CREATE TABLE named_identity (
+            identifier TEXT NOT NULL,
+            name TEXT UNIQUE,
+            vault_name TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE purpose_key (
+            identifier TEXT NOT NULL,
+            purpose TEXT NOT NULL,
+            purpose_key_attestation BLOB NOT NULL,
+            UNIQUE (identifier, purpose)
+        );
+        CREATE TABLE signing_secret (
+            handle BLOB PRIMARY KEY,
+            secret_type TEXT NOT NULL,
+            secret BLOB NOT NULL
+        );
+        CREATE TABLE x25519_secret (
+            handle BLOB PRIMARY KEY,
+            secret BLOB NOT NULL
+        );
+        CREATE TABLE aead_secret (
+            handle BLOB PRIMARY KEY,
+            type TEXT NOT NULL,
+            secret BLOB NOT NULL
+        );
+        """,
+    )
+)
+
+# The schema of a vault kept in its own file (``vault-<name>`` or ``vault create --path``).
+VAULT_MIGRATIONS: list[Migration] = [
+    (
+        1,
+        "create secret tables",
+        """
+        CREATE TABLE signing_secret (
+            handle BLOB PRIMARY KEY,
+            secret_type TEXT NOT NULL,
+            secret BLOB NOT NULL
+        );
+        CREATE TABLE x25519_secret (
+            handle BLOB PRIMARY KEY,
+            secret BLOB NOT NULL
+        );
+        CREATE TABLE aead_secret (
+            handle BLOB PRIMARY KEY,
+            type TEXT NOT NULL,
+            secret BLOB NOT NULL
         );
         """,
     ),

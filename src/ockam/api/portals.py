@@ -1,0 +1,332 @@
+"""Node-manager endpoints for TCP inlets and outlets (node-api.md §5.4, portals.md §6, §8).
+
+``install(manager)`` adds ``GET/POST /node/inlet``, ``GET/DELETE /node/inlet/<alias>``,
+``GET/POST /node/outlet``, ``GET/DELETE /node/outlet/<address>`` and lists the
+node's inlets and outlets in ``GET /node/resources``.
+
+Each inlet has one session (``ockam.api.session``): its ``--to`` multiaddr is resolved
+(``resolve_multiaddr``, with the node's ``/secure`` hook) into one route shared by all
+the inlet's client connections; when the route dies (its TCP connection closes, or
+three liveness pings to the outlet node's ``echo`` go unanswered) the inlet is paused
+(new clients are closed at once), its connections are closed, and the multiaddr is
+resolved again with backoff and jitter until it works.
+
+The inlet's TCP port is bound when the inlet is created (Rust binds it after the first
+successful connection): a client that connects while the outlet is unreachable is
+closed at once instead of being refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ..codec.address import Address
+from ..codec.multiaddr import MultiAddr
+from ..codec.route import Route
+from ..errors import ApiError, DecodeError, OckamError, TimeoutError_
+from ..protocol import api_models as models
+from ..protocol.api_wire import Request, Response, encode_error_body
+from ..services.portal import PONG_TIMEOUT, Portals, TcpInlet, TcpOutlet
+from .node_manager import NodeManager, ok
+from .resolve import Connection, resolve_multiaddr
+from .session import Session, SessionOutcome, connection_closed, transport_route
+
+__all__ = [
+    "DEFAULT_OUTLET_ADDRESS",
+    "InletEntry",
+    "PortalsApi",
+    "connection_status",
+    "install",
+    "random_name",
+]
+
+log = logging.getLogger("ockam.api.portals")
+
+DEFAULT_OUTLET_ADDRESS = "outlet"
+# Rust's bound on one connection attempt of an inlet when ``wait_for_outlet_duration``
+# is absent (MAX_CONNECT_TIME).
+DEFAULT_WAIT_FOR_OUTLET = 15.0
+
+_ADJECTIVES = (
+    "able", "bold", "brave", "calm", "clever", "cool", "eager", "fair", "fancy", "gentle",
+    "happy", "jolly", "keen", "kind", "lively", "lucky", "merry", "nice", "proud", "quick",
+    "quiet", "rapid", "sharp", "shiny", "smart", "swift", "tidy", "vivid", "warm", "witty",
+)  # fmt: skip
+_NOUNS = (
+    "badger", "bear", "beaver", "bison", "crane", "deer", "dolphin", "eagle", "falcon", "fox",
+    "gecko", "hawk", "heron", "ibis", "koala", "lemur", "lion", "lynx", "marten", "moose",
+    "otter", "owl", "panda", "puffin", "raven", "seal", "swan", "tiger", "walrus", "wolf",
+)  # fmt: skip
+
+
+def random_name() -> str:
+    """A random two-word name such as ``brave-otter`` (Rust's ``random_name`` style)."""
+    return f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_NOUNS)}"
+
+
+def connection_status(up: bool) -> list[Any]:
+    """``ConnectionStatus``: ``[1, []]`` Up, ``[0, []]`` Down."""
+    return [1, []] if up else [0, []]
+
+
+def _fail(status: int, message: str) -> Response:
+    """An error with the message only (Rust's ``*_no_request`` helpers)."""
+    return Response(status, encode_error_body(message))
+
+
+@dataclass(eq=False)
+class InletEntry:
+    """An inlet of the node manager: its listener and its session."""
+
+    alias: str
+    inlet: TcpInlet
+    outlet_addr: str  # the multiaddr as given, text form
+    multiaddr: MultiAddr
+    session: Session[Route]
+    connection: Connection | None = None
+
+    def status(self) -> dict[int, Any]:
+        """``InletStatus`` (portals.md §8.3)."""
+        body: dict[int, Any] = {1: self.inlet.bind_address}
+        outcome = self.session.outcome
+        if outcome is not None:
+            body[2] = self.inlet.processor_address.text
+        body[3] = self.alias
+        if outcome is not None:
+            body[5] = str(outcome.value)
+        body[6] = connection_status(outcome is not None)
+        body[7] = self.outlet_addr
+        return body
+
+
+def outlet_status(outlet: TcpOutlet) -> dict[int, Any]:
+    """``OutletStatus``: 1 ``to`` [host, port], 2 ``worker_addr`` address."""
+    return {1: [outlet.host, outlet.port], 2: outlet.address.to_cbor()}
+
+
+class PortalsApi:
+    """The inlets and outlets managed through the node API of one node."""
+
+    def __init__(
+        self,
+        manager: NodeManager,
+        *,
+        ping_interval: float | None = None,
+        retry_min: float | None = None,
+        retry_max: float | None = None,
+        pong_timeout: float = PONG_TIMEOUT,
+    ) -> None:
+        self.manager = manager
+        self.node = manager.node
+        self.tcp = manager.tcp
+        self.portals = Portals(manager.node, manager.tcp)
+        self.inlets: dict[str, InletEntry] = {}
+        self.pong_timeout = pong_timeout
+        self.session_options: dict[str, Any] = {}
+        if ping_interval is not None:
+            self.session_options["ping_interval"] = ping_interval
+        if retry_min is not None:
+            self.session_options["retry_min"] = retry_min
+        if retry_max is not None:
+            self.session_options["retry_max"] = retry_max
+        manager.node.on_stop(self.stop)
+
+    async def stop(self) -> None:
+        """Stop every inlet session (the node is stopping)."""
+        for entry in list(self.inlets.values()):
+            await entry.session.stop()
+
+    # -- inlets
+    async def create_inlet(self, body: models.CreateInlet) -> InletEntry:
+        """Create an inlet (raises :class:`ApiError` 400 on a refused request)."""
+        if body.ebpf:
+            raise ApiError("eBPF support is not enabled", 400)
+        if body.enable_udp_puncture:
+            raise ApiError("Can't enable UDP puncture or non UDP node", 400)
+        if body.tls_certificate_provider is not None:
+            raise ApiError("TLS inlets are not supported by this node", 400)
+        if body.policy_expression is not None:
+            log.warning("inlet policy expressions are not enforced by this node yet")
+        alias = body.alias or random_name()
+        if alias in self.inlets:
+            raise ApiError(f"A TCP inlet with alias '{alias}' already exists", 400)
+        bind = str(body.listen_addr)
+        if body.listen_addr.port != 0 and any(e.inlet.bind_address == bind for e in self.inlets.values()):
+            raise ApiError(f"A TCP inlet with bind tcp address '{bind}' already exists", 400)
+        try:
+            inlet = await self.portals.create_inlet(alias, bind, None, pong_timeout=self.pong_timeout)
+        except OckamError as e:
+            raise ApiError(str(e), 400) from None
+        wait = (
+            body.wait_for_outlet_duration_ms / 1000
+            if body.wait_for_outlet_duration_ms
+            else DEFAULT_WAIT_FOR_OUTLET
+        )
+        entry_box: list[InletEntry] = []
+
+        async def create() -> SessionOutcome[Route]:
+            entry = entry_box[0]
+            conn = await _resolve_with_timeout(self.manager, entry.multiaddr, wait)
+            entry.connection = conn
+            inlet.unpause(conn.route)
+            return SessionOutcome(conn.route, transport_route(conn), connection_closed(conn))
+
+        async def close() -> None:
+            entry = entry_box[0]
+            inlet.pause()
+            inlet.close_connections()
+            conn, entry.connection = entry.connection, None
+            if conn is not None:
+                await conn.close(self.tcp)
+
+        session: Session[Route] = Session(self.node, f"inlet {alias}", create, close, **self.session_options)
+        entry = InletEntry(alias, inlet, str(body.outlet_addr), body.outlet_addr, session)
+        entry_box.append(entry)
+        self.inlets[alias] = entry
+        if body.wait_connection:
+            try:
+                await session.initial_connect()
+            except OckamError as e:
+                log.warning(
+                    "inlet %s: cannot reach the outlet yet (%s); retrying in the background", alias, e
+                )
+        session.start()
+        return entry
+
+    async def delete_inlet(self, alias: str) -> InletEntry:
+        entry = self.inlets.pop(alias, None)
+        if entry is None:
+            raise ApiError(f"Inlet with alias {alias} not found", 400)
+        await entry.session.stop()
+        await self.portals.delete_inlet(alias)
+        return entry
+
+    def inlet_statuses(self) -> list[Any]:
+        return [e.status() for e in self.inlets.values()]
+
+    # -- outlets
+    async def create_outlet(self, body: models.CreateOutlet) -> TcpOutlet:
+        if body.ebpf:
+            raise ApiError("eBPF support is not enabled", 400)
+        if body.policy_expression is not None:
+            log.warning("outlet policy expressions are not enforced by this node yet")
+        if body.worker_addr is not None:
+            address = body.worker_addr
+            if not address.is_local:
+                raise ApiError(f"invalid outlet address {address}", 400)
+        else:
+            address = Address.local(DEFAULT_OUTLET_ADDRESS)
+            if address in self.portals.outlets or self.node.has_address(address):
+                address = Address.local(random_name())
+        if address in self.portals.outlets:
+            raise ApiError(f"A TCP outlet with address '{address}' already exists", 400)
+        try:
+            return await self.portals.create_outlet(
+                address, body.hostname_port.hostname, body.hostname_port.port, tls=body.tls
+            )
+        except OckamError as e:
+            raise ApiError(f"Failed to create outlet: {e}", 400) from None
+
+    async def delete_outlet(self, address: Address) -> TcpOutlet:
+        if address not in self.portals.outlets:
+            raise ApiError(f"Outlet with address {address} not found", 400)
+        return await self.portals.delete_outlet(address)
+
+    def outlet_statuses(self) -> list[Any]:
+        return [outlet_status(o) for o in self.portals.outlets.values()]
+
+    # -- endpoints
+    async def _post_inlet(self, req: Request, params: list[str]) -> Response:
+        try:
+            body = models.CreateInlet.from_cbor(req.body)
+        except DecodeError as e:
+            return _fail(500, f"failed to handle request: {e}")
+        try:
+            entry = await self.create_inlet(body)
+        except ApiError as e:
+            return _fail(e.status, str(e))
+        return ok(entry.status())
+
+    async def _list_inlets(self, req: Request, params: list[str]) -> Response:
+        return ok(self.inlet_statuses())
+
+    async def _show_inlet(self, req: Request, params: list[str]) -> Response:
+        entry = self.inlets.get(params[0])
+        if entry is None:
+            return _fail(404, f"Inlet with alias {params[0]} not found")
+        return ok(entry.status())
+
+    async def _delete_inlet(self, req: Request, params: list[str]) -> Response:
+        try:
+            entry = await self.delete_inlet(params[0])
+        except ApiError as e:
+            return _fail(e.status, str(e))
+        return ok(
+            {1: entry.inlet.bind_address, 3: entry.alias, 6: connection_status(False), 7: entry.outlet_addr}
+        )
+
+    async def _post_outlet(self, req: Request, params: list[str]) -> Response:
+        try:
+            body = models.CreateOutlet.from_cbor(req.body)
+        except DecodeError as e:
+            return _fail(500, f"failed to handle request: {e}")
+        try:
+            outlet = await self.create_outlet(body)
+        except ApiError as e:
+            return _fail(e.status, str(e))
+        return ok(outlet_status(outlet))
+
+    async def _list_outlets(self, req: Request, params: list[str]) -> Response:
+        return ok(self.outlet_statuses())
+
+    async def _show_outlet(self, req: Request, params: list[str]) -> Response:
+        address = _parse_address(params[0])
+        outlet = self.portals.outlets.get(address) if address is not None else None
+        if outlet is None:
+            return _fail(404, f"Outlet with address {address or params[0]} not found")
+        return ok(outlet_status(outlet))
+
+    async def _delete_outlet(self, req: Request, params: list[str]) -> Response:
+        address = _parse_address(params[0])
+        if address is None:
+            return _fail(400, f"Outlet with address {params[0]} not found")
+        try:
+            outlet = await self.delete_outlet(address)
+        except ApiError as e:
+            return _fail(e.status, str(e))
+        return ok(outlet_status(outlet))
+
+
+def _parse_address(text: str) -> Address | None:
+    try:
+        return Address.parse(text)
+    except DecodeError:
+        return None
+
+
+async def _resolve_with_timeout(manager: NodeManager, ma: MultiAddr, timeout: float) -> Connection:
+    try:
+        return await asyncio.wait_for(resolve_multiaddr(ma, manager.tcp, manager.secure_hook), timeout)
+    except TimeoutError:
+        raise TimeoutError_(f"cannot reach {ma} within {timeout:g} s") from None
+
+
+def install(manager: NodeManager, **options: Any) -> PortalsApi:
+    """Add the inlet and outlet endpoints to ``manager``; return their state."""
+    api = PortalsApi(manager, **options)
+    r = manager.add_route
+    r("GET", "node/inlet", api._list_inlets)
+    r("GET", "node/inlet/*", api._show_inlet)
+    r("POST", "node/inlet", api._post_inlet)
+    r("DELETE", "node/inlet/*", api._delete_inlet)
+    r("GET", "node/outlet", api._list_outlets)
+    r("GET", "node/outlet/*", api._show_outlet)
+    r("POST", "node/outlet", api._post_outlet)
+    r("DELETE", "node/outlet/*", api._delete_outlet)
+    manager.inlet_providers.append(api.inlet_statuses)
+    manager.outlet_providers.append(api.outlet_statuses)
+    return api
