@@ -91,3 +91,30 @@ def test_multiaddr_decoder_only_raises_ockam_errors(data: bytes) -> None:
         MultiAddr.from_bytes(data)
     except OckamError:
         pass
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=300)), max_size=6), st.binary(max_size=70000)
+)
+def test_fast_paths_match_the_generic_codec(hops: list[tuple[int, bytes]], payload: bytes) -> None:
+    from ockam.codec import fast
+    from ockam.protocol.secure_channel import PayloadMessage, decode_plaintext, encode_plaintext
+    from ockam.protocol.transport_message import TransportMessage
+
+    r = Route(Address(t, v) for t, v in hops)
+    assert fast.encode_route(r) == cbor.encode(r.to_cbor())
+    assert fast.decode_route(b"\x00" + fast.encode_route(r), 1) == (r, len(fast.encode_route(r)) + 1)
+    m = TransportMessage(r, route("x"), payload)
+    assert m.encode() == cbor.encode([r.to_cbor(), route("x").to_cbor(), payload])
+    assert TransportMessage.decode(m.encode()) == m
+    pm = PayloadMessage(r, route("y"), payload)
+    generic = cbor.encode([[0, [[r.to_cbor(), route("y").to_cbor(), payload]]], b""])
+    assert encode_plaintext(pm) == generic
+    assert decode_plaintext(generic) == (pm, b"")
+
+
+def test_fast_route_decoder_falls_back_on_wide_heads() -> None:
+    from ockam.codec import fast
+
+    wide = bytes.fromhex("98018200446563686f")  # array(1) with a one-byte length head
+    assert fast.decode_route(wide, 0) == (route("echo"), len(wide))

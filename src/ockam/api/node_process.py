@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from ..identity import Identity, PurposeKeyAttestation, generate_identity
 from ..node.runtime import Node
+from ..node.runtime import run as run_loop
 from ..protocol.crypto import DhKey, Signer, X25519Secret
 from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport, parse_host_port
@@ -175,7 +176,7 @@ def send_message_once(
             )
 
     try:
-        return asyncio.run(run())
+        return run_loop(run())
     except TimeoutError:
         from ..errors import TimeoutError_
 

@@ -189,6 +189,7 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
     import threading
 
     from ..api.node_process import NodeConfig, serve_node
+    from ..node.runtime import run as run_loop
 
     name = args.name
     existing = state.get_node(name)
@@ -262,7 +263,7 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
         await serve_node(config, stop, ready)
 
     try:
-        asyncio.run(run())
+        run_loop(run())
     finally:
         if started and state.database_path.exists():
             try:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import DecodeError
 
-__all__ = ["Raw", "decode", "decode_prefix", "encode", "encode_head", "ByteList"]
+__all__ = ["ByteList", "Raw", "decode", "decode_length", "decode_prefix", "encode", "encode_head"]
 
 
 class Raw(bytes):
@@ -92,6 +92,13 @@ def encode(value: Any) -> bytes:
 
 
 _MAX_DEPTH = 64
+
+
+def decode_length(data: bytes, pos: int) -> tuple[int, int]:
+    """The argument of the head at ``pos`` and the position after the head."""
+    if pos >= len(data):
+        raise DecodeError("truncated CBOR")
+    return _read_arg(data, pos + 1, data[pos] & 0x1F)
 
 
 def _read_arg(data: bytes, pos: int, info: int) -> tuple[int, int]:

@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any, Protocol, TypeVar
 
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import AddressNotFound, OckamError, RouteError, TimeoutError_
 from .message import LocalMessage
 
-__all__ = ["Context", "Mailbox", "Node", "QueueMailbox", "Worker"]
+__all__ = ["Context", "Mailbox", "Node", "QueueMailbox", "Worker", "run"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("ockam.node")
 
@@ -358,3 +360,13 @@ def _to_route(route: Route | str | Address) -> Route:
     if isinstance(route, Address):
         return Route((route,))
     return Route.parse(route)
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` in a new event loop: uvloop when it is installed, asyncio's otherwise."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    result: T = uvloop.run(main)
+    return result

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..codec import cbor
+from ..codec import cbor, fast
 from ..codec.route import Route
 from ..errors import DecodeError, OckamError, SecureChannelError
 from .crypto import AeadKey
@@ -247,8 +247,19 @@ def encode_plaintext(message: SecureChannelMessage, padding: bytes = b"") -> byt
     """CBOR ``[message, h'padding']`` (Ockam 0.139 always sends empty padding)."""
     body: Any
     if isinstance(message, PayloadMessage):
-        body = [0, [[message.onward_route.to_cbor(), message.return_route.to_cbor(), message.payload]]]
-    elif isinstance(message, RefreshCredentialsMessage):
+        # [[0, [[onward, return, h'payload']]], h'padding'] built directly (data path)
+        return b"".join(
+            (
+                b"\x82\x82\x00\x81\x83",
+                fast.encode_route(message.onward_route),
+                fast.encode_route(message.return_route),
+                fast.encode_bytes_head(len(message.payload)),
+                message.payload,
+                fast.encode_bytes_head(len(padding)),
+                padding,
+            )
+        )
+    if isinstance(message, RefreshCredentialsMessage):
         body = [
             1,
             [[cbor.Raw(message.change_history), [cbor.Raw(c) for c in message.credentials]]],
@@ -260,6 +271,12 @@ def encode_plaintext(message: SecureChannelMessage, padding: bytes = b"") -> byt
 
 def decode_plaintext(data: bytes) -> tuple[SecureChannelMessage, bytes]:
     """``(message, padding)`` from a decrypted plaintext; :class:`DecodeError` if malformed."""
+    if data[:5] == b"\x82\x82\x00\x81\x83":
+        onward, pos = fast.decode_route(data, 5)
+        ret, pos = fast.decode_route(data, pos)
+        payload, pos = fast.decode_bytes(data, pos)
+        padding, _ = fast.decode_bytes(data, pos)
+        return PayloadMessage(onward, ret, payload), padding
     try:
         obj, _ = cbor.decode_prefix(data)
         if not isinstance(obj, list) or len(obj) < 2 or not isinstance(obj[1], bytes):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..codec import cbor
+from ..codec import cbor, fast
 from ..codec.route import Route
 from ..errors import DecodeError, OckamError
 
@@ -25,17 +25,29 @@ class TransportMessage:
         return not self.onward_route
 
     def encode(self) -> bytes:
-        items: list[object] = [
-            self.onward_route.to_cbor(),
-            self.return_route.to_cbor(),
+        parts = [
+            b"\x84" if self.tracing_context is not None else b"\x83",
+            fast.encode_route(self.onward_route),
+            fast.encode_route(self.return_route),
+            fast.encode_bytes_head(len(self.payload)),
             self.payload,
         ]
         if self.tracing_context is not None:
-            items.append(self.tracing_context)
-        return cbor.encode(items)
+            parts.append(cbor.encode(self.tracing_context))
+        return b"".join(parts)
 
     @classmethod
     def decode(cls, data: bytes) -> TransportMessage:
+        if data[:1] == b"\x83":
+            onward, pos = fast.decode_route(data, 1)
+            ret, pos = fast.decode_route(data, pos)
+            payload, pos = fast.decode_bytes(data, pos)
+            if pos == len(data):
+                return cls(onward, ret, payload, None)
+        return cls._decode_generic(data)
+
+    @classmethod
+    def _decode_generic(cls, data: bytes) -> TransportMessage:
         try:
             obj = cbor.decode(data)
         except OckamError:

@@ -16,6 +16,7 @@ import os
 import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import cast
 
 from ..codec.address import TCP, Address
 from ..errors import InvalidArgument, OckamError, ProtocolError, TransportError
@@ -111,9 +112,8 @@ class _Connection(asyncio.Protocol):
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+        self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         sock = transport.get_extra_info("socket")
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -126,7 +126,7 @@ class _Connection(asyncio.Protocol):
         self.info = info
         self.node.register([info.sender], self)
         self.tcp.connections[info.sender] = info
-        transport.write(VERSION_BYTE)
+        self.transport.write(VERSION_BYTE)
 
     def data_received(self, data: bytes) -> None:
         try:
