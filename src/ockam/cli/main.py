@@ -80,6 +80,19 @@ def _read_stdin_line() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
+    code = _main(argv)
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        # The reader went away (``ockam ... | head -1``): not an error of ours.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     from .output import replace_hyphen_with_stdin
 
     raw = list(sys.argv[1:] if argv is None else argv)
