@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import ApiError, DecodeError, NotFound, ProtocolError, TimeoutError_, TransportError
-from ..protocol.api_wire import Request, Response, decode_response
+from ..protocol.api_wire import NO_BODY, Request, Response, decode_response
 from ..protocol.tcp_framing import VERSION_BYTE, FrameReader, encode_frame
 from ..protocol.transport_message import TransportMessage
 
@@ -35,7 +35,7 @@ __all__ = [
 
 NODEMANAGER_ADDR = "_internal.nodemanager"
 DEFAULT_TIMEOUT_S = 120.0
-_NO_BODY: Any = Request(path="").body  # the wire module's "no body" marker
+_NO_BODY: Any = NO_BODY
 _DURATION = re.compile(r"(?P<n>[0-9]+)(?P<unit>d|h|m|s|ms)?$")
 _UNITS = {None: 1.0, "ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 

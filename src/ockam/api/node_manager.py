@@ -237,44 +237,39 @@ class NodeManager(Worker):
     async def list_connections(self, req: Request, params: list[str]) -> Response:
         return ok([transport_status_connection(c) for c in self.tcp.connections.values()])
 
-    async def show_connection(self, req: Request, params: list[str]) -> Response:
-        c = self.tcp.find_connection(params[0])
+    def _connection(self, text: str) -> TcpConnection:
+        c = self.tcp.find_connection(text)
         if c is None:
-            return fail(req, 404, f"Connection {params[0]} not found")
-        return ok(transport_status_connection(c))
+            raise NotFound(f"Connection {text} not found")
+        return c
+
+    def _listener(self, text: str) -> TcpListener:
+        li = self.tcp.find_listener(text)
+        if li is None:
+            raise NotFound(f"Listener {text} not found")
+        return li
+
+    async def show_connection(self, req: Request, params: list[str]) -> Response:
+        return ok(transport_status_connection(self._connection(params[0])))
 
     async def create_connection(self, req: Request, params: list[str]) -> Response:
-        addr = _body_text(req, 1)
-        c = await self.tcp.connect(addr)
-        return ok(transport_status_connection(c))
+        return ok(transport_status_connection(await self.tcp.connect(_body_text(req, 1))))
 
     async def delete_connection(self, req: Request, params: list[str]) -> Response:
-        addr = _body_text(req, 1)
-        c = self.tcp.find_connection(addr)
-        if c is None:
-            return fail(req, 404, f"Connection {addr} not found")
-        await self.tcp.disconnect(c)
+        await self.tcp.disconnect(self._connection(_body_text(req, 1)))
         return ok()
 
     async def list_listeners(self, req: Request, params: list[str]) -> Response:
         return ok([transport_status_listener(li) for li in self.tcp.listeners.values()])
 
     async def show_listener(self, req: Request, params: list[str]) -> Response:
-        li = self.tcp.find_listener(params[0])
-        if li is None:
-            return fail(req, 404, f"Listener {params[0]} not found")
-        return ok(transport_status_listener(li))
+        return ok(transport_status_listener(self._listener(params[0])))
 
     async def create_listener(self, req: Request, params: list[str]) -> Response:
-        addr = _body_text(req, 1)
-        li = await self.tcp.listen(addr)
-        return ok(transport_status_listener(li))
+        return ok(transport_status_listener(await self.tcp.listen(_body_text(req, 1))))
 
     async def delete_listener(self, req: Request, params: list[str]) -> Response:
-        addr = _body_text(req, 1)
-        li = self.tcp.find_listener(addr)
-        if li is None:
-            return fail(req, 404, f"Listener {addr} not found")
+        li = self._listener(_body_text(req, 1))
         if li is self.api_listener:
             return fail(req, 400, "the node's API listener cannot be deleted")
         await self.tcp.stop_listener(li)

@@ -11,6 +11,7 @@ from ..errors import DecodeError
 
 __all__ = [
     "METHODS",
+    "NO_BODY",
     "STATUS_NAMES",
     "Request",
     "Response",
@@ -42,14 +43,16 @@ def new_id() -> int:
     return min(int.from_bytes(os.urandom(4), "big") + 1, 0xFFFFFFFF)
 
 
-@dataclass
-class Request:
-    path: str
-    method: str = "GET"
-    body: Any = _NO_BODY
-    id: int = 0
+NO_BODY: Any = _NO_BODY
 
-    def __post_init__(self) -> None:
+
+class _Envelope:
+    """What requests and responses share: an id, an optional body, the BARE wrapping."""
+
+    id: int
+    body: Any
+
+    def _ensure_id(self) -> None:
         if not self.id:
             self.id = new_id()
 
@@ -57,14 +60,11 @@ class Request:
     def has_body(self) -> bool:
         return self.body is not _NO_BODY
 
-    @property
-    def segments(self) -> list[str]:
-        return self.path.lstrip("/").split("/", 4)
-
     def header_cbor(self) -> bytes:
-        return cbor.encode({1: self.id, 2: self.path, 3: METHODS[self.method], 4: self.has_body})
+        raise NotImplementedError
 
     def encode_inner(self) -> bytes:
+        """``CBOR(header) || CBOR(body)?``."""
         head = self.header_cbor()
         return head + cbor.encode(self.body) if self.has_body else head
 
@@ -74,19 +74,32 @@ class Request:
 
 
 @dataclass
-class Response:
+class Request(_Envelope):
+    path: str
+    method: str = "GET"
+    body: Any = _NO_BODY
+    id: int = 0
+
+    def __post_init__(self) -> None:
+        self._ensure_id()
+
+    @property
+    def segments(self) -> list[str]:
+        return self.path.lstrip("/").split("/", 4)
+
+    def header_cbor(self) -> bytes:
+        return cbor.encode({1: self.id, 2: self.path, 3: METHODS[self.method], 4: self.has_body})
+
+
+@dataclass
+class Response(_Envelope):
     status: int = 200
     body: Any = _NO_BODY
     re: int = 0
     id: int = 0
 
     def __post_init__(self) -> None:
-        if not self.id:
-            self.id = new_id()
-
-    @property
-    def has_body(self) -> bool:
-        return self.body is not _NO_BODY
+        self._ensure_id()
 
     @property
     def ok(self) -> bool:
@@ -94,13 +107,6 @@ class Response:
 
     def header_cbor(self) -> bytes:
         return cbor.encode({1: self.id, 2: self.re, 3: self.status, 4: self.has_body})
-
-    def encode_inner(self) -> bytes:
-        head = self.header_cbor()
-        return head + cbor.encode(self.body) if self.has_body else head
-
-    def encode(self) -> bytes:
-        return bare.encode_data(self.encode_inner())
 
     def error_message(self) -> str:
         """The message of a non-200 response, as Rust clients show it."""
