@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 
 from ockam.api.node_process import NodeConfig, RunningNode, start_node
+from ockam.api.resolve import Connection
+from ockam.api.session import transport_route
 from ockam.api.views import inlet_status_json, node_resources_json, outlet_status_json
 from ockam.codec.address import Address
 from ockam.codec.multiaddr import MultiAddr
+from ockam.codec.route import route
+from ockam.node import Context, LocalMessage, Worker
 from ockam.protocol import api_models as models
 from ockam.protocol.api_wire import Request, Response, decode_response
 from ockam.protocol.portal import MAX_PAYLOAD_SIZE
+from ockam.transport.tcp import TcpConnection
 
 # -- helpers ------------------------------------------------------------------------------
 
@@ -521,5 +526,57 @@ async def test_a_target_that_speaks_first_is_relayed_after_the_pong() -> None:
             assert await asyncio.wait_for(reader.readline(), 5) == b"echo hi\n"
             assert await read_until_closed(reader, 5) == b""
             writer.close()
+    finally:
+        server.close()
+
+
+def test_the_ping_route_is_the_route_without_its_destination() -> None:
+    tcp = TcpConnection(Address.random_local(), Address.random_local(), "127.0.0.1:1", "outgoing")
+    enc = Address.random_local()
+    assert transport_route(Connection(route(tcp.sender, "outlet"), [tcp])) == route(tcp.sender)
+    relayed = Connection(route(tcp.sender, "forward_to_s", "outlet"), [tcp])
+    assert transport_route(relayed) == route(tcp.sender, "forward_to_s")
+    assert transport_route(Connection(route(tcp.sender), [tcp])) == route(tcp.sender)
+    assert transport_route(Connection(route(enc, "outlet"), [tcp], [enc])) == route(enc)
+    assert transport_route(Connection(route("outlet"))) == route()
+
+
+class _Delay(Worker):
+    """Forwards each message to the rest of its onward route after a delay."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+
+    async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        await asyncio.sleep(self.delay)
+        await ctx.forward(LocalMessage(msg.onward_route.step(), msg.return_route, msg.payload))
+
+
+async def test_an_outlet_connection_is_closed_when_its_inlet_client_left_before_the_pong() -> None:
+    eofs: list[float] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        eofs.append(time.monotonic())
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        async with nodes("a", "b") as (a, b):
+            await a.node.start_worker("delay", _Delay(0.5), mailbox_size=8)
+            assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
+            b.portals.pong_timeout = 0.2
+            resp = await create_inlet(b, outlet_route(a, "delay/service/outlet"))
+            port = port_of(resp.body[1])
+            # a client that leaves at once (unnoticed: nothing is read before the Pong) and
+            # one that waits: the Pong timeout closes both
+            _, w1 = await asyncio.open_connection("127.0.0.1", port)
+            w1.close()
+            r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+            assert await read_until_closed(r2, 2) == b""
+            w2.close()
+            # both outlet connections (made 0.5 s later) are told to close by their late Pong
+            await wait_for(lambda: len(eofs) == 2, 5)
+            await wait_for(lambda: not a.portals.portals.sides, 5)
     finally:
         server.close()

@@ -190,7 +190,7 @@ class PortalsApi:
         if body.wait_connection:
             try:
                 await session.initial_connect()
-            except OckamError as e:
+            except Exception as e:
                 log.warning(
                     "inlet %s: cannot reach the outlet yet (%s); retrying in the background", alias, e
                 )

@@ -196,7 +196,7 @@ class RelaysApi:
         if body.return_timing == AFTER_CONNECTION:
             try:
                 await session.initial_connect()
-            except OckamError as e:
+            except Exception as e:
                 log.warning("relay %s: cannot register yet (%s); retrying in the background", body.name, e)
         session.start()
         return entry

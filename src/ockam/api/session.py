@@ -2,7 +2,8 @@
 
 What inlets and relays use (portals.md §6.3, relays.md §5.1). A session calls its
 ``create`` function to make the connection and learn its *ping route*; then every
-``ping_interval`` it sends a random ``u64`` (CBOR) to ``ping route + [echo]``, with a
+``ping_interval`` it sends a random ``u64`` (CBOR) to ``ping route + [echo]`` (so the
+node at the end of the route, e.g. the outlet's node behind a relay, must run ``echo``), with a
 private collector as return address. Any echoed value matching an outstanding ping
 clears the outstanding list; with ``max_missed`` pings outstanding the connection is
 down. It is also down at once when one of the outcome's ``closed`` awaitables
@@ -65,15 +66,16 @@ class SessionOutcome(Generic[T]):
 
 
 def transport_route(conn: Connection) -> Route:
-    """The part of a connection's route made of transport hops and secure channels: the
-    route up to its last TCP sender, transport address or created secure channel."""
+    """The connection's route without its destination, as Rust's connection builder
+    computes it: every hop but the last, and the last too when it is itself a transport
+    hop (a TCP sender or secure channel this connection made), e.g. ``[enc]`` for
+    ``[enc, outlet]``, ``[tcp, forward_to_s]`` for ``[tcp, forward_to_s, outlet]``,
+    ``[tcp]`` for ``[tcp]``."""
     made = {tc.sender for tc in conn.tcp_connections} | set(conn.created)
     hops = conn.route.addresses
-    last = -1
-    for i, hop in enumerate(hops):
-        if hop in made or not hop.is_local:
-            last = i
-    return Route(hops[: last + 1])
+    if hops and (hops[-1] in made or not hops[-1].is_local):
+        return Route(hops)
+    return Route(hops[:-1])
 
 
 def connection_closed(conn: Connection) -> list[Awaitable[None]]:

@@ -21,7 +21,7 @@ between the network and the socket. Back-pressure:
 
 Departures from Rust 0.139, all recommended by the spec and invisible on the wire:
 an inlet connection whose Pong does not come within ``pong_timeout`` is closed (Rust
-waits forever); an outlet that cannot reach its target answers Disconnect (a Rust
+waits forever), and a Pong that comes later is answered with Disconnect; an outlet that cannot reach its target answers Disconnect (a Rust
 inlet logs and ignores it, a Python inlet closes its client at once); a socket error
 (not only EOF) sends Disconnect; a portal connection whose route's TCP connection
 closes is closed.
@@ -55,7 +55,6 @@ from ..protocol.portal import (
     Pong,
     PortalConnection,
     PortalState,
-    decode_portal_message,
     encode_portal_message,
     is_ping,
 )
@@ -63,6 +62,7 @@ from ..transport.tcp import TcpTransport, parse_host_port
 
 __all__ = [
     "CONNECT_TIMEOUT",
+    "LATE_PONG_WAIT",
     "PONG_TIMEOUT",
     "WRITE_HIGH_WATER",
     "WRITE_LOW_WATER",
@@ -81,6 +81,9 @@ WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
 WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
 # Seconds an inlet connection waits for the outlet's Pong before closing its client.
 PONG_TIMEOUT = 20.0
+# Seconds an inlet connection that gave up on its Pong still waits for a late one (to
+# answer it with a Disconnect, so that the outlet closes its target connection).
+LATE_PONG_WAIT = 60.0
 # Seconds an outlet waits for its target to accept a connection.
 CONNECT_TIMEOUT = 15.0
 
@@ -236,7 +239,7 @@ class PortalSide(asyncio.Protocol):
         if self.inlet is not None:
             self.inlet.sides.discard(self)
         self.portals._forget(self)
-        if awaiting_pong and self._pong_timer is not None and self.node.running:
+        if (awaiting_pong or self._abandoned) and self._pong_timer is not None and self.node.running:
             # The client left before the Pong: keep the address until the Pong comes (or
             # the timeout), to tell the outlet to close its target connection.
             self._abandoned = True
@@ -353,6 +356,10 @@ class PortalSide(asyncio.Protocol):
                 self.peer,
             )
             self.conn.closed()
+            # A late Pong still gets a Disconnect, so that the outlet closes its target.
+            self._abandoned = True
+            wait = max(LATE_PONG_WAIT, inlet.pong_timeout if inlet is not None else 0)
+            self._pong_timer = asyncio.get_running_loop().call_later(wait, self._pong_timeout)
             self._close_socket()
 
     def _local_closed(self) -> None:
@@ -693,7 +700,3 @@ class Portals:
                 inlet.server.close()
         for side in list(self.sides):
             side.close(abort=True)
-
-
-# Keep decode_portal_message importable from here for callers that inspect payloads.
-_ = decode_portal_message
