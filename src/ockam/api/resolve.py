@@ -30,8 +30,14 @@ class Connection:
     route: Route
     tcp_connections: list[TcpConnection] = field(default_factory=list)
     created: list[Address] = field(default_factory=list)  # secure channels etc. to close with it
+    secure: SecureHook | None = None
 
     async def close(self, tcp: TcpTransport) -> None:
+        """Close the secure channels (innermost first) and TCP connections opened for it."""
+        closer = getattr(self.secure, "close", None)
+        if closer is not None:
+            for address in reversed(self.created):
+                await closer(address)
         for c in self.tcp_connections:
             await tcp.disconnect(c)
 
@@ -42,7 +48,7 @@ async def resolve_multiaddr(
     secure: SecureHook | None = None,
 ) -> Connection:
     comps = list(ma.components)
-    conn = Connection(Route())
+    conn = Connection(Route(), secure=secure)
     # plain TCP pass
     out: list[Component] = []
     i = 0

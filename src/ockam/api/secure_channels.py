@@ -55,14 +55,25 @@ def _address(obj: Any) -> Address:
     return Address.from_cbor(obj)
 
 
-def secure_hook(channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT):  # type: ignore[no-untyped-def]
-    async def hook(route: Route, component: Component) -> Address:
-        channel = await channels.create_channel(
-            route + Route((Address.local(component.value),)), timeout=timeout
+class SecureResolver:
+    """Resolves ``/secure/<listener>`` by opening a channel; closes the channels it opened."""
+
+    def __init__(self, channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.channels = channels
+        self.timeout = timeout
+
+    async def __call__(self, route: Route, component: Component) -> Address:
+        channel = await self.channels.create_channel(
+            route + Route((Address.local(component.value),)), timeout=self.timeout
         )
         return channel.encryptor
 
-    return hook
+    async def close(self, encryptor: Address) -> None:
+        await self.channels.close(encryptor)
+
+
+def secure_hook(channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT) -> SecureResolver:
+    return SecureResolver(channels, timeout)
 
 
 def install(
