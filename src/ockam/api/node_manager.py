@@ -161,7 +161,7 @@ class NodeManager(Worker):
         except NotFound as e:
             return fail(req, 404, str(e))
         except (DecodeError, KeyError, TypeError, ValueError) as e:
-            return fail(req, 400, f"bad request: {e}")
+            return fail(req, 500, f"failed to handle request: {e}")
         except OckamError as e:
             return fail(req, 500, str(e))
         except Exception as e:
