@@ -6,7 +6,7 @@ scripts/install.sh
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "== ruff"; ruff check src tests; ruff format --check src tests
-echo "== mypy"; mypy src
+echo "== mypy"; mypy
 echo "== import layers"; lint-imports
 vectors=${OCKAM_VECTORS:-../shared/vectors}
 if [ -d "$vectors" ]; then
