@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from ..errors import NotFound
 from ..identity import (
     PURPOSE_KEY_TTL,
+    CredentialSigningKey,
     Identity,
     PurposeKeyAttestation,
     SecureChannelStaticKey,
@@ -37,6 +38,7 @@ __all__ = [
     "LoadedIdentity",
     "SqliteVault",
     "create_named_identity",
+    "credential_signing_key",
     "default_identity",
     "load_identity",
     "open_vault",
@@ -45,6 +47,7 @@ __all__ = [
 
 DEFAULT_VAULT_NAME = "default"
 SC_PURPOSE = "SC_PK"
+C_PURPOSE = "C_PK"
 # Renew a stored purpose key when less than this is left of its validity.
 _RENEW_MARGIN = 24 * 3600
 
@@ -219,3 +222,40 @@ def secure_channel_key(
     )
     identities.store_purpose_key(loaded.identifier, SC_PURPOSE, attestation.encode())
     return dh, attestation
+
+
+def credential_signing_key(
+    state: State, loaded: LoadedIdentity, now: int | None = None
+) -> tuple[Signer, PurposeKeyAttestation]:
+    """The identity's stored credential-signing purpose key (``C_PK``) and its attestation,
+    created (in the identity's vault) or renewed when it is about to expire."""
+    now = int(time.time()) if now is None else now
+    identities = Identities(state)
+    vault = loaded.vault
+    raw = identities.purpose_key(loaded.identifier, C_PURPOSE)
+    if raw is not None:
+        try:
+            attestation = PurposeKeyAttestation.decode(raw)
+            data = attestation.attestation_data()
+            key = data.public_key
+            if (
+                isinstance(key, CredentialSigningKey)
+                and data.subject == loaded.identity.identifier
+                and data.subject_latest_change_hash == loaded.identity.latest_change_hash
+                and data.expires_at - _RENEW_MARGIN > now
+            ):
+                handle = vault.signing_key_handle(key.public_key)
+                vault.signing_public_key(handle)  # NotFound if the secret is gone
+                return vault.signer(handle), attestation
+        except Exception:
+            pass
+    signer = vault.signer(vault.generate_signing_key(SigningKeyType.ED25519))
+    attestation = create_purpose_key_attestation(
+        loaded.identity,
+        loaded.signer,
+        CredentialSigningKey(signer.public_key()),
+        now=now,
+        ttl=PURPOSE_KEY_TTL,
+    )
+    identities.store_purpose_key(loaded.identifier, C_PURPOSE, attestation.encode())
+    return signer, attestation

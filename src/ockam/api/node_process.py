@@ -14,10 +14,25 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..identity import Identity, PurposeKeyAttestation, generate_identity
+from ..identity import (
+    AttributesRepository,
+    AttributesStore,
+    CredentialAndPurposeKey,
+    CredentialRetriever,
+    Identity,
+    MemoryCredentialRetriever,
+    PurposeKeyAttestation,
+    generate_identity,
+)
 from ..node.runtime import Node
 from ..node.runtime import run as run_loop
 from ..protocol.crypto import DhKey, Signer, X25519Secret
+from ..services.credentials import (
+    AuthorityClient,
+    CachedCredentialRetriever,
+    CredentialCache,
+    RemoteCredentialRetriever,
+)
 from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport, parse_host_port
 from . import portals as portals_api
@@ -54,6 +69,18 @@ class NodeConfig:
     attestation: PurposeKeyAttestation | None = None
     # Loads another named identity for `--identity NAME` on listeners and channels.
     identity_provider: secure_channel_api.IdentityProvider | None = None
+    # Credentials (authority.md §10.6): the trusted authority (its identity), whose
+    # credentials presented by peers are verified and stored; what this node presents: a
+    # fixed credential, or the one fetched from the authority at `authority_route` (a
+    # multiaddr ending at its secure-channel listener), or the cached one of
+    # `credential_scope`.
+    authority: Identity | None = None
+    credential: CredentialAndPurposeKey | None = None
+    authority_route: str | None = None
+    credential_scope: str = ""
+    credential_cache: CredentialCache | None = None
+    # Where verified attributes are persisted (the node's `identity_attributes` rows).
+    attributes_repository: AttributesRepository | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -90,7 +117,16 @@ async def start_node(config: NodeConfig) -> RunningNode:
         is_default = config.is_default_provider or (lambda: config.is_default)
         info = NodeInfo(config.name, identity.identifier.value, config.identity_name, is_default)
         manager = NodeManager(node, tcp, info)
-        channels = SecureChannels(node, identity, signer, config.static_key, config.attestation)
+        channels = SecureChannels(
+            node,
+            identity,
+            signer,
+            config.static_key,
+            config.attestation,
+            authority=config.authority,
+            attributes=AttributesStore(config.attributes_repository),
+        )
+        channels.credential_retriever = _credential_retriever(config, channels, tcp)
         secure_channel_api.install(manager, channels, config.identity_provider)
         listener = await manager.start(config.tcp_listener_address)
         await manager.start_service("echo", "echo")
@@ -107,6 +143,27 @@ async def start_node(config: NodeConfig) -> RunningNode:
     except BaseException:
         await node.stop()
         raise
+
+
+def _credential_retriever(
+    config: NodeConfig, channels: SecureChannels, tcp: TcpTransport
+) -> CredentialRetriever | None:
+    if config.credential is not None:
+        return MemoryCredentialRetriever(config.credential)
+    if config.authority is None:
+        return None
+    if config.authority_route:
+        from .authority import multiaddr_route
+
+        client = AuthorityClient(
+            channels, multiaddr_route(config.authority_route), config.authority.identifier, tcp=tcp
+        )
+        return RemoteCredentialRetriever(client, cache=config.credential_cache, scope=config.credential_scope)
+    if config.credential_scope and config.credential_cache is not None:
+        return CachedCredentialRetriever(
+            channels, config.credential_cache, config.authority.identifier, config.credential_scope
+        )
+    return None
 
 
 async def serve_node(config: NodeConfig, stop: asyncio.Event, ready: ReadyCallback | None = None) -> None:

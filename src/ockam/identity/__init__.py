@@ -7,6 +7,8 @@
   keys (:class:`CredentialSigningKey`).
 * :func:`issue_credential` / :func:`verify_credential` (:class:`CredentialAndPurposeKey`).
 * :class:`IdentityAndCredentials`: the payload of Noise messages 2 and 3.
+* :class:`AttributesStore` / :class:`AttributesEntry`: attributes learnt from verified
+  credentials; :class:`CredentialRetriever`: what a secure channel presents.
 
 Signing goes through any :class:`~ockam.protocol.crypto.Signer` (an in-memory
 :class:`~ockam.protocol.crypto.SigningSecret` or a vault key); time is always passed in.
@@ -15,6 +17,7 @@ Every failure raises :class:`~ockam.errors.IdentityError`.
 
 from __future__ import annotations
 
+from .attributes import AttributesEntry, AttributesRepository, AttributesStore, text_attributes
 from .credentials import CREDENTIAL_TTL, VerifiedCredential, issue_credential, verify_credential
 from .identifier import Identifier
 from .identity import (
@@ -53,6 +56,12 @@ from .purpose_keys import (
     lookup_identity,
     verify_purpose_key_attestation,
 )
+from .retriever import (
+    CredentialRetriever,
+    CredentialSubscriber,
+    MemoryCredentialRetriever,
+    notify_subscribers,
+)
 
 __all__ = [
     "CREDENTIAL_TTL",
@@ -60,17 +69,23 @@ __all__ = [
     "MAX_ALLOWED_TIME_DRIFT",
     "PURPOSE_KEY_TTL",
     "Attributes",
+    "AttributesEntry",
+    "AttributesRepository",
+    "AttributesStore",
     "Change",
     "ChangeData",
     "Credential",
     "CredentialAndPurposeKey",
     "CredentialData",
+    "CredentialRetriever",
     "CredentialSigningKey",
+    "CredentialSubscriber",
     "HistoryComparison",
     "Identifier",
     "Identity",
     "IdentityAndCredentials",
     "IdentityLookup",
+    "MemoryCredentialRetriever",
     "PurposeKeyAttestation",
     "PurposeKeyAttestationData",
     "PurposePublicKey",
@@ -86,7 +101,9 @@ __all__ = [
     "generate_identity",
     "issue_credential",
     "lookup_identity",
+    "notify_subscribers",
     "rotate_identity",
+    "text_attributes",
     "verify_change_history",
     "verify_credential",
     "verify_purpose_key_attestation",

@@ -9,22 +9,31 @@ moves their bytes along routes (secure-channel.md §6, §7, §10):
   and an ``encryptor`` address (plaintext goes in; it is *the* channel address);
 * a listener (``api`` on CLI nodes) turns every message it receives into a new
   responder;
-* decrypted messages carry the peer's identifier in ``local_info["identifier"]``.
+* decrypted messages carry the peer's identifier in ``local_info["identifier"]``;
+* credentials (§5.5, §5.6, §10): a side with a credential retriever presents its
+  credential in handshake messages 2/3 and sends ``RefreshCredentials`` when the retriever
+  has a new one; a side with an authority verifies what the peer presents and stores the
+  attributes in :attr:`SecureChannels.attributes` (what access control reads).  An invalid
+  or missing credential never fails the handshake.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import OckamError, SecureChannelError, TimeoutError_
 from ..identity import (
+    AttributesStore,
+    CredentialAndPurposeKey,
+    CredentialRetriever,
     Identifier,
     Identity,
     IdentityAndCredentials,
@@ -32,6 +41,7 @@ from ..identity import (
     SecureChannelStaticKey,
     create_purpose_key_attestation,
     verify_change_history,
+    verify_credential,
     verify_purpose_key_attestation,
 )
 from ..node.message import LocalMessage
@@ -50,6 +60,7 @@ from ..protocol.secure_channel import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "NODE_DEFAULT",
     "ChannelIdentity",
     "SecureChannel",
     "SecureChannelListener",
@@ -63,6 +74,15 @@ log = logging.getLogger("ockam.secure_channel")
 DEFAULT_TIMEOUT = 120.0
 
 TrustPolicy = Callable[[Identifier], bool]
+
+
+class _NodeDefault(enum.Enum):
+    NODE_DEFAULT = "node default"
+
+
+#: For ``authority`` / ``credential_retriever`` arguments: use the node's (the retriever only
+#: for channels with the node's own identity).  Pass None for "none".
+NODE_DEFAULT = _NodeDefault.NODE_DEFAULT
 
 
 def trust_identifiers(identifiers: Iterable[Identifier | str] | None) -> TrustPolicy:
@@ -82,9 +102,9 @@ class ChannelIdentity:
     static_key: DhKey
     attestation: PurposeKeyAttestation
 
-    def payload(self) -> bytes:
+    def payload(self, credentials: Sequence[CredentialAndPurposeKey] = ()) -> bytes:
         changes = tuple(c.change for c in self.identity.changes)
-        return IdentityAndCredentials(changes, self.attestation, ()).encode()
+        return IdentityAndCredentials(changes, self.attestation, tuple(credentials)).encode()
 
 
 @dataclass
@@ -100,6 +120,11 @@ class SecureChannel:
     authorized: tuple[Identifier, ...] = ()
     flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
     me: ChannelIdentity | None = None
+    # verifies the peer's credentials (None: they are ignored)
+    authority: Identifier | None = None
+    # what this side presents (None: no credential)
+    credential_retriever: CredentialRetriever | None = None
+    presented_credential: CredentialAndPurposeKey | None = None
 
     @property
     def established(self) -> bool:
@@ -113,10 +138,18 @@ class SecureChannelListener:
     flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
     # the identity its channels use (None: the node's)
     me: ChannelIdentity | None = None
+    authority: Identifier | None = None
+    credential_retriever: CredentialRetriever | None = None
 
 
 class SecureChannels:
-    """The secure-channel machinery of one node, for one identity."""
+    """The secure-channel machinery of one node, for one identity.
+
+    ``authority`` (its identity, or its identifier if that identity is learnt otherwise)
+    is the default issuer trusted for the peers' credentials; ``credential_retriever``
+    gives the credential that channels of the node's identity present; ``attributes``
+    receives the attributes of verified credentials.
+    """
 
     def __init__(
         self,
@@ -126,6 +159,10 @@ class SecureChannels:
         static_key: X25519Secret | DhKey | None = None,
         attestation: PurposeKeyAttestation | None = None,
         clock: Callable[[], float] = time.time,
+        *,
+        authority: Identity | Identifier | None = None,
+        credential_retriever: CredentialRetriever | None = None,
+        attributes: AttributesStore | None = None,
     ) -> None:
         self.node = node
         self.identity = identity
@@ -139,6 +176,40 @@ class SecureChannels:
         self.known: dict[Identifier, Identity] = {identity.identifier: identity}
         self.channels: dict[Address, SecureChannel] = {}
         self.listeners: dict[Address, SecureChannelListener] = {}
+        self.attributes = attributes if attributes is not None else AttributesStore()
+        self.credential_retriever = credential_retriever
+        self.authority: Identifier | None = None
+        self.set_authority(authority)
+        self._subscribed: list[CredentialRetriever] = []
+
+    def set_authority(self, authority: Identity | Identifier | None) -> None:
+        """Trust ``authority`` for the credentials peers present (an identity is also
+        remembered, so its credentials can be verified)."""
+        if isinstance(authority, Identity):
+            self.learn(authority)
+            self.authority = authority.identifier
+        else:
+            self.authority = authority
+
+    def learn(self, identity: Identity) -> None:
+        """Remember ``identity`` (a newer history replaces an older one)."""
+        known = self.known.get(identity.identifier)
+        if known is None or len(identity.changes) >= len(known.changes):
+            self.known[identity.identifier] = identity
+
+    def _authority(self, authority: Identifier | str | _NodeDefault | None) -> Identifier | None:
+        if authority is NODE_DEFAULT:
+            return self.authority
+        return None if authority is None else Identifier.coerce(authority)
+
+    def _retriever(
+        self, retriever: CredentialRetriever | _NodeDefault | None, me: ChannelIdentity | None
+    ) -> CredentialRetriever | None:
+        if retriever is not NODE_DEFAULT:
+            return retriever
+        if me is None or me.identity.identifier == self.identity.identifier:
+            return self.credential_retriever
+        return None
 
     def now(self) -> int:
         return int(self.clock())
@@ -146,13 +217,14 @@ class SecureChannels:
     def payload(self) -> bytes:
         return self.me.payload()
 
-    def verify_peer(self, payload: bytes, remote_static: bytes, trust: TrustPolicy) -> Identifier:
-        """Check the peer's identity payload against the Noise static key (§5.6)."""
+    def verify_peer(
+        self, payload: bytes, remote_static: bytes, trust: TrustPolicy, authority: Identifier | None = None
+    ) -> Identifier:
+        """Check the peer's identity payload against the Noise static key, then its
+        credentials against ``authority`` (§5.6)."""
         data = IdentityAndCredentials.decode(payload)
         peer = verify_change_history(data.change_history)
-        known = self.known.get(peer.identifier)
-        if known is None or len(peer.changes) >= len(known.changes):
-            self.known[peer.identifier] = peer
+        self.learn(peer)
         attested = verify_purpose_key_attestation(
             data.purpose_key_attestation, peer, now=self.now(), expected_subject=peer.identifier
         )
@@ -162,7 +234,47 @@ class SecureChannels:
             raise SecureChannelError("the peer's purpose key is not its Noise static key")
         if not trust(peer.identifier):
             raise SecureChannelError(f"the identity {peer.identifier} is not authorized on this channel")
+        self.receive_credentials(peer.identifier, data.credentials, authority)
         return peer.identifier
+
+    def receive_credentials(
+        self,
+        peer: Identifier,
+        credentials: Sequence[CredentialAndPurposeKey | bytes],
+        authority: Identifier | None,
+    ) -> int:
+        """Verify credentials presented by ``peer`` and store their attributes; invalid ones
+        are logged and skipped.  Returns how many were stored."""
+        if authority is None:
+            if credentials:
+                log.warning("credentials were presented by %s, but no authority is configured", peer)
+            return 0
+        if not credentials:
+            log.info("no credentials were received from %s (expected authority: %s)", peer, authority)
+        stored = 0
+        for credential in credentials:
+            try:
+                verified = verify_credential(
+                    credential, self.known, [authority], now=self.now(), expected_subject=peer
+                )
+            except OckamError as e:
+                log.warning("a credential from %s could not be validated: %s", peer, e)
+                continue
+            self.attributes.put_credential(verified, now=self.now())
+            stored += 1
+            log.info("stored the attributes of %s attested by %s", peer, verified.issuer)
+        return stored
+
+    def receive_refresh(self, channel: SecureChannel, message: RefreshCredentialsMessage) -> None:
+        """§10: the peer's (possibly newer) change history and new credentials."""
+        peer = channel.their_identifier
+        assert peer is not None
+        try:
+            identity = verify_change_history(message.change_history, peer)
+            self.learn(identity)
+            self.receive_credentials(peer, message.credentials, channel.authority)
+        except OckamError as e:
+            log.warning("secure channel %s: invalid credentials refresh: %s", channel.encryptor, e)
 
     # -- creating
     async def create_listener(
@@ -170,10 +282,19 @@ class SecureChannels:
         address: str | Address = "api",
         authorized: Iterable[Identifier | str] | None = None,
         me: ChannelIdentity | None = None,
+        *,
+        authority: Identifier | str | _NodeDefault | None = NODE_DEFAULT,
+        credential_retriever: CredentialRetriever | _NodeDefault | None = NODE_DEFAULT,
     ) -> SecureChannelListener:
         addr = Address.parse(address) if isinstance(address, str) else address
         ids = tuple(Identifier.coerce(i) for i in authorized or ())
-        listener = SecureChannelListener(addr, ids, me=me)
+        listener = SecureChannelListener(
+            addr,
+            ids,
+            me=me,
+            authority=self._authority(authority),
+            credential_retriever=self._retriever(credential_retriever, me),
+        )
         await self.node.start_worker(addr, _Listener(self, listener))
         self.listeners[addr] = listener
         return listener
@@ -190,11 +311,17 @@ class SecureChannels:
         authorized: Iterable[Identifier | str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         me: ChannelIdentity | None = None,
+        *,
+        authority: Identifier | str | _NodeDefault | None = NODE_DEFAULT,
+        credential_retriever: CredentialRetriever | _NodeDefault | None = NODE_DEFAULT,
     ) -> SecureChannel:
         """Run the handshake as initiator over ``route`` (ending at a listener), as ``me``
-        (default: the node's identity)."""
+        (default: the node's identity).  ``authority`` verifies the responder's
+        credentials; ``credential_retriever`` gives the credential presented in message 3."""
         ids = tuple(Identifier.coerce(i) for i in authorized or ())
         channel = _new_channel(True, ids, me or self.me)
+        channel.authority = self._authority(authority)
+        channel.credential_retriever = self._retriever(credential_retriever, me)
         done: asyncio.Future[Identifier] = asyncio.get_running_loop().create_future()
         handshake = Handshake(True, (me or self.me).static_key)
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(ids), done)
@@ -217,11 +344,43 @@ class SecureChannels:
         await self.node.start_worker([channel.decryptor_remote, channel.decryptor_internal], decryptor)
         await self.node.start_worker(channel.encryptor, _EncryptorWorker(self, channel, decryptor))
         self.channels[channel.encryptor] = channel
+        retriever = channel.credential_retriever
+        if retriever is not None and not any(r is retriever for r in self._subscribed):
+            self._subscribed.append(retriever)
+            retriever.subscribe(lambda credential: self.refresh_credentials(retriever, credential))
+
+    async def refresh_credentials(
+        self, retriever: CredentialRetriever, credential: CredentialAndPurposeKey
+    ) -> None:
+        """§10: send ``RefreshCredentials`` on every established channel presenting the
+        credentials of ``retriever``, unless it already presented this one."""
+        for channel in list(self.channels.values()):
+            if channel.credential_retriever is not retriever or not channel.established:
+                continue
+            if channel.presented_credential == credential:
+                continue
+            worker = self.node.worker(channel.decryptor_remote)
+            if not isinstance(worker, _DecryptorWorker) or worker.encryptor is None:
+                continue
+            me = channel.me or self.me
+            message = RefreshCredentialsMessage(me.identity.change_history, (credential.encode(),))
+            try:
+                ciphertext = worker.encryptor.encrypt(encode_plaintext(message))
+                await self.node.deliver(
+                    LocalMessage(channel.route_to_peer, Route((channel.encryptor,)), ciphertext)
+                )
+            except OckamError as e:
+                log.warning("secure channel %s: cannot send refreshed credentials: %s", channel.encryptor, e)
+                continue
+            channel.presented_credential = credential
+            log.info("secure channel %s: presented a refreshed credential", channel.encryptor)
 
     async def accept(self, msg: LocalMessage, listener: SecureChannelListener) -> None:
         """A message 1 reached a listener: start a responder and hand it the message."""
         me = listener.me or self.me
         channel = _new_channel(False, listener.authorized, me)
+        channel.authority = listener.authority
+        channel.credential_retriever = listener.credential_retriever
         handshake = Handshake(False, me.static_key)
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(listener.authorized), None)
         await self._start(channel, decryptor)
@@ -307,9 +466,16 @@ class _DecryptorWorker(Worker):
         else:
             await self._decrypt(ctx, msg)
 
-    def _payload(self) -> bytes:
-        me = self.channel.me
-        return me.payload() if me is not None else self.channels.payload()
+    async def _payload(self) -> bytes:
+        """This side's identity payload, with the retriever's credential if there is one
+        (a retrieval failure fails the handshake)."""
+        me = self.channel.me or self.channels.me
+        retriever = self.channel.credential_retriever
+        if retriever is None:
+            return me.payload()
+        credential = await retriever.retrieve()
+        self.channel.presented_credential = credential
+        return me.payload((credential,))
 
     async def _handshake(self, ctx: Context, msg: LocalMessage) -> None:
         hs = self.handshake
@@ -319,19 +485,23 @@ class _DecryptorWorker(Worker):
             if self.channel.is_initiator:
                 payload = hs.read_message(msg.payload)  # message 2
                 assert hs.remote_static_public_key is not None
-                peer = self.channels.verify_peer(payload, hs.remote_static_public_key, self.trust)
-                third = hs.write_message(self._payload())
+                peer = self.channels.verify_peer(
+                    payload, hs.remote_static_public_key, self.trust, self.channel.authority
+                )
+                third = hs.write_message(await self._payload())
                 await ctx.forward(LocalMessage(msg.return_route, Route((me,)), third))
                 self._established(hs, peer, msg.return_route)
             elif not self.got_first:
                 hs.read_message(msg.payload)  # message 1
                 self.got_first = True
-                second = hs.write_message(self._payload())
+                second = hs.write_message(await self._payload())
                 await ctx.forward(LocalMessage(msg.return_route, Route((me,)), second))
             else:
                 payload = hs.read_message(msg.payload)  # message 3
                 assert hs.remote_static_public_key is not None
-                peer = self.channels.verify_peer(payload, hs.remote_static_public_key, self.trust)
+                peer = self.channels.verify_peer(
+                    payload, hs.remote_static_public_key, self.trust, self.channel.authority
+                )
                 self._established(hs, peer, msg.return_route)
         except OckamError as e:
             log.warning("secure channel handshake failed: %s", e)
@@ -377,6 +547,7 @@ class _DecryptorWorker(Worker):
             self.channels.node.spawn(self.channels.close(channel.encryptor, notify=False))
         elif isinstance(message, RefreshCredentialsMessage):
             log.info("secure channel %s: credentials refreshed by the peer", channel.encryptor)
+            self.channels.receive_refresh(channel, message)
 
 
 class _EncryptorWorker(Worker):

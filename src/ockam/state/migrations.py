@@ -124,3 +124,49 @@ VAULT_MIGRATIONS: list[Migration] = [
         """,
     ),
 ]
+
+MIGRATIONS.append(
+    (
+        3,
+        "create credential, attribute and authority tables",
+        """
+        CREATE TABLE identity_attributes (
+            identifier TEXT NOT NULL,
+            attributes BLOB NOT NULL,
+            added INTEGER NOT NULL,
+            expires INTEGER,
+            attested_by TEXT,
+            node_name TEXT NOT NULL,
+            UNIQUE (identifier, node_name)
+        );
+        CREATE INDEX identity_attributes_expires ON identity_attributes (node_name, expires);
+        CREATE TABLE credential (
+            subject_identifier TEXT NOT NULL,
+            issuer_identifier TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            credential BLOB NOT NULL,
+            expires_at INTEGER,
+            node_name TEXT NOT NULL,
+            UNIQUE (issuer_identifier, subject_identifier, scope)
+        );
+        CREATE TABLE authority_member (
+            identifier TEXT NOT NULL UNIQUE,
+            added_by TEXT NOT NULL,
+            added_at INTEGER NOT NULL,
+            is_pre_trusted INTEGER NOT NULL,
+            attributes BLOB
+        );
+        CREATE INDEX authority_member_is_pre_trusted ON authority_member (is_pre_trusted);
+        CREATE TABLE authority_enrollment_token (
+            one_time_code TEXT NOT NULL UNIQUE,
+            reference TEXT,
+            issued_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            ttl_count INTEGER NOT NULL,
+            attributes BLOB
+        );
+        CREATE INDEX authority_enrollment_token_expires_at ON authority_enrollment_token (expires_at);
+        """,
+    )
+)
