@@ -24,6 +24,8 @@ EXIT_USAGE = 2
 def build_cli() -> click.Group:
     from .message import message
     from .node import node
+    from .portal import tcp_inlet, tcp_outlet
+    from .relay import forwarder, relay
     from .reset import reset, status
     from .secure_channel import secure_channel, secure_channel_listener
     from .service import service, worker
@@ -40,6 +42,10 @@ def build_cli() -> click.Group:
         message,
         tcp_listener,
         tcp_connection,
+        tcp_outlet,
+        tcp_inlet,
+        relay,
+        forwarder,
         service,
         worker,
         vault,
