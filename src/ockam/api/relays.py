@@ -26,7 +26,7 @@ from ..protocol.api_wire import Request, Response
 from ..services.relay import REGISTRATION_TIMEOUT, RelayService, RemoteRelayHandle, register_relay
 from .node_manager import NodeManager, fail, ok
 from .resolve import Connection, resolve_multiaddr
-from .session import Session, SessionOutcome, connection_closed, transport_route
+from .session import Session, SessionOutcome, connection_closed, transport_route, unless_closed
 
 __all__ = [
     "CreateRelay",
@@ -172,8 +172,8 @@ class RelaysApi:
                     f"cannot reach {entry.destination} within {CONNECT_TIMEOUT:g} s"
                 ) from None
             entry.connection = conn
-            handle = await register_relay(
-                self.node, conn.route, entry.relay_address, self.registration_timeout
+            handle = await unless_closed(
+                conn, register_relay(self.node, conn.route, entry.relay_address, self.registration_timeout)
             )
             entry.handle = handle
             return SessionOutcome(handle, transport_route(conn), connection_closed(conn))

@@ -26,7 +26,7 @@ from typing import Generic, TypeVar
 from ..codec import cbor
 from ..codec.address import Address
 from ..codec.route import Route
-from ..errors import DecodeError, OckamError, TimeoutError_
+from ..errors import DecodeError, OckamError, TimeoutError_, TransportError
 from ..node.message import LocalMessage
 from ..node.runtime import Node
 from .resolve import Connection
@@ -81,6 +81,24 @@ def transport_route(conn: Connection) -> Route:
 def connection_closed(conn: Connection) -> list[Awaitable[None]]:
     """Awaitables completing when a TCP connection of ``conn`` closes."""
     return [tc.protocol.wait_closed() for tc in conn.tcp_connections if tc.protocol is not None]
+
+
+async def unless_closed(conn: Connection, work: Awaitable[T]) -> T:
+    """Await ``work``, failing at once (not at its timeout) if a TCP connection of ``conn``
+    closes first."""
+    task = asyncio.ensure_future(work)
+    closed = [asyncio.ensure_future(w) for w in connection_closed(conn)]
+    try:
+        await asyncio.wait([task, *closed], return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+            raise TransportError("the connection closed before the peer answered")
+        return task.result()
+    finally:
+        for c in closed:
+            c.cancel()
 
 
 class _Collector:

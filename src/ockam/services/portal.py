@@ -589,7 +589,7 @@ class Portals:
             await asyncio.wait_for(
                 loop.create_connection(
                     lambda: side,
-                    outlet.host,
+                    outlet.host.strip("[]"),  # an IPv6 target is kept bracketed, as Rust shows it
                     outlet.port,
                     ssl=ssl_ctx,
                     server_hostname=outlet.host if ssl_ctx else None,
