@@ -68,8 +68,11 @@ def state(tmp_path: Path) -> Iterator[State]:
 
 
 def _add_project(state: State, name: str) -> None:
-    state.db.execute("CREATE TABLE project (project_name TEXT NOT NULL, is_default INTEGER NOT NULL)")
-    state.db.execute("INSERT INTO project (project_name, is_default) VALUES (?, 1)", (name,))
+    state.db.execute(
+        "INSERT INTO project (project_id, project_name, is_default, space_id, space_name, access_route)"
+        " VALUES (?, ?, 1, '', '', '')",
+        (name, name),
+    )
 
 
 def test_inlet_to_routes(state: State) -> None:

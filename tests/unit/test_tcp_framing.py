@@ -57,3 +57,23 @@ def test_payloads_survive_any_chunking(payloads: list[bytes], chunk: int) -> Non
     for i in range(0, len(stream), chunk):
         got += reader.receive_data(stream[i : i + chunk])
     assert got == msgs
+
+
+@given(st.binary(max_size=70_000), st.integers(0, 3))
+def test_frame_head_is_the_frame_before_the_payload(payload: bytes, hops: int) -> None:
+    from ockam.protocol.tcp_framing import frame_head
+
+    m = TransportMessage(route(*(f"h{i}" for i in range(hops))), route("back"), payload)
+    assert frame_head(m.onward_route, m.return_route, len(payload)) + payload == encode_frame(m)
+
+
+def test_large_frames_straddling_reads() -> None:
+    msgs = [TransportMessage(route("x"), route("y"), bytes([i]) * 49_152) for i in range(7)]
+    stream = b"\x01" + b"".join(encode_frame(m) for m in msgs)
+    for size in (1000, 65_536, 256_000):
+        reader = FrameReader()
+        got: list[TransportMessage] = []
+        for i in range(0, len(stream), size):
+            got += reader.receive_data(stream[i : i + size])
+        assert got == msgs
+        assert reader.buffered == 0

@@ -237,5 +237,5 @@ def parse_boolean(text: str) -> BooleanExpr:
         raise PolicyError(f"invalid boolean expression {text!r}")
     expr, end = parsed
     if end != len(text):
-        raise PolicyError(f"invalid boolean expression: parsed {str(expr)!r}, but {text[end:]!r} remains")
+        raise PolicyError(f"successfully parsed: `{expr}`, but `{text[end:]}` cannot be parsed")
     return expr

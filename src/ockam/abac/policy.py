@@ -76,8 +76,8 @@ def parse_policy(text: str) -> PolicyExpression:
             return FullPolicy(parse_expr(text))
         except PolicyError as full_error:
             raise PolicyError(
-                f"cannot parse {text!r} as a boolean expression ({boolean_error}) "
-                f"nor as a full policy expression ({full_error})"
+                "Cannot parse the expression as either a simple boolean expression or a full "
+                f"policy expression: - {boolean_error} - {full_error}"
             ) from None
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..abac.defaults import ResourceType
 from ..codec import bare
 from ..codec.address import Address
 from ..codec.cbor import ByteList
@@ -22,6 +23,7 @@ from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol import api_models as models
 from ..protocol.api_wire import Request, Response, decode_request, encode_error_body
+from ..services.access_control import AccessControlledWorker, AllowAll, NodeAccess
 from ..services.basic import Echo, Hop, Uppercase
 from ..transport.tcp import TcpConnection, TcpListener, TcpTransport
 from .resolve import SecureHook, resolve_multiaddr
@@ -88,6 +90,9 @@ class NodeManager(Worker):
         self.api_listener: TcpListener | None = None
         self.services: dict[str, str] = {}  # address -> kind
         self.secure_hook: SecureHook | None = None
+        # The node's policies and authority (``ockam.api.policies.install``); None: every
+        # resource is open.
+        self.access: NodeAccess | None = None
         # Status providers of later layers, listed by GET /node/resources (inlets, outlets).
         self.inlet_providers: list[Callable[[], list[Any]]] = []
         self.outlet_providers: list[Callable[[], list[Any]]] = []
@@ -106,7 +111,13 @@ class NodeManager(Worker):
             raise NotFound(f"unknown service type {kind!r}")
         if address in self.services or self.node.has_address(Address.local(address)):
             raise ApiError(f"{_SERVICE_LABEL[kind]} service already exists at {address}", 409)
-        await self.node.start_worker(address, cls())
+        worker: Worker = cls()
+        if kind == "echo" and self.access is not None:
+            # abac.md §8: the echoer is a resource (its senders need the echoer policy)
+            control = self.access.for_resource(address, ResourceType.ECHOER)
+            if not isinstance(control, AllowAll):
+                worker = AccessControlledWorker(worker, control)
+        await self.node.start_worker(address, worker)
         self.services[address] = kind
 
     # -- dispatch

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from ..abac.defaults import Policies, PolicyRepository
 from ..identity import (
     AttributesRepository,
     AttributesStore,
@@ -27,6 +28,7 @@ from ..identity import (
 from ..node.runtime import Node
 from ..node.runtime import run as run_loop
 from ..protocol.crypto import DhKey, Signer, X25519Secret
+from ..services.access_control import NodeAccess
 from ..services.credentials import (
     AuthorityClient,
     CachedCredentialRetriever,
@@ -35,13 +37,15 @@ from ..services.credentials import (
 )
 from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport, parse_host_port
+from . import policies as policies_api
 from . import portals as portals_api
 from . import relays as relays_api
 from . import secure_channels as secure_channel_api
 from .node_manager import NodeInfo, NodeManager, send_message
+from .resolve import ProjectLookup
 from .views import node_resources_json
 
-__all__ = ["NodeConfig", "RunningNode", "send_message_once", "serve_node", "start_node"]
+__all__ = ["NodeConfig", "RunningNode", "node_access", "send_message_once", "serve_node", "start_node"]
 
 log = logging.getLogger("ockam.node")
 
@@ -81,6 +85,10 @@ class NodeConfig:
     credential_cache: CredentialCache | None = None
     # Where verified attributes are persisted (the node's `identity_attributes` rows).
     attributes_repository: AttributesRepository | None = None
+    # Finds the projects `/project/<name>` refers to (from the local state).
+    projects: ProjectLookup | None = None
+    # Where the node's policies are kept (its policy tables); None: in memory only.
+    policy_repository: PolicyRepository | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -127,8 +135,8 @@ async def start_node(config: NodeConfig) -> RunningNode:
             attributes=AttributesStore(config.attributes_repository),
         )
         channels.credential_retriever = _credential_retriever(config, channels, tcp)
-        secure_channel_api.install(manager, channels, config.identity_provider)
-        listener = await manager.start(config.tcp_listener_address)
+        secure_channel_api.install(manager, channels, config.identity_provider, config.projects)
+        policies_api.install(manager, node_access(config, channels))
         await manager.start_service("echo", "echo")
         portals = portals_api.install(manager)
         relays = relays_api.install(manager)
@@ -136,6 +144,8 @@ async def start_node(config: NodeConfig) -> RunningNode:
             await manager.start_service("uppercase", "uppercase")
             await channels.create_listener("api")
             await relays.start_service()
+        # Listen last: nothing arrives before the services are there to receive it.
+        listener = await manager.start(config.tcp_listener_address)
         running = RunningNode(node, tcp, manager, channels, listener.socket_address, portals, relays)
         if config.http_server_address is not None:
             await _start_http(running, config.http_server_address)
@@ -143,6 +153,18 @@ async def start_node(config: NodeConfig) -> RunningNode:
     except BaseException:
         await node.stop()
         raise
+
+
+def node_access(config: NodeConfig, channels: SecureChannels) -> NodeAccess:
+    """The node's policies (loaded from its repository) and authority.  Every resource
+    type without a policy gets the default one; unlike a Rust node, which overwrites the
+    resource-type policies at every start, the policies a user set are kept."""
+    repository = config.policy_repository
+    policies = Policies.load(repository) if repository is not None else Policies()
+    added = policies.ensure_type_defaults()
+    if added:
+        log.debug("default policies set for %s", ", ".join(str(t) for t in added))
+    return NodeAccess(channels, policies, identities=config.identity_provider)
 
 
 def _credential_retriever(
@@ -217,17 +239,39 @@ async def _start_http(running: RunningNode, address: str) -> None:
 
 
 def send_message_once(
-    multiaddr: str, payload: bytes, timeout: float, identity: tuple[Identity, Signer] | None = None
+    multiaddr: str,
+    payload: bytes,
+    timeout: float,
+    identity: tuple[Identity, Signer] | None = None,
+    trust: NodeConfig | None = None,
 ) -> bytes:
     """Send ``payload`` from a temporary in-process node to ``multiaddr`` (``/node/..`` already
-    replaced by ``/ip4/../tcp/..``) and return the reply payload (BARE ``Vec<u8>`` unwrapped)."""
+    replaced by ``/ip4/../tcp/..``) and return the reply payload (BARE ``Vec<u8>`` unwrapped).
+
+    ``identity`` is needed for ``/secure`` and ``/project`` hops; ``trust`` (a node
+    configuration: ``authority``, ``authority_route``, ``credential_scope``,
+    ``credential_cache``, ``static_key``, ``attestation``, ``projects``) gives the
+    temporary node its project trust and the projects it can reach."""
 
     async def run() -> bytes:
         async with Node("cli") as node:
             tcp = TcpTransport.create(node)
             secure = None
-            if identity is not None:  # for `/secure/<listener>` hops
-                secure = secure_channel_api.secure_hook(SecureChannels(node, identity[0], identity[1]))
+            if identity is not None:  # for `/secure/<listener>` and `/project/<name>` hops
+                if trust is None:
+                    channels = SecureChannels(node, identity[0], identity[1])
+                    secure = secure_channel_api.secure_hook(channels)
+                else:
+                    channels = SecureChannels(
+                        node,
+                        identity[0],
+                        identity[1],
+                        trust.static_key,
+                        trust.attestation,
+                        authority=trust.authority,
+                    )
+                    channels.credential_retriever = _credential_retriever(trust, channels, tcp)
+                    secure = secure_channel_api.secure_hook(channels, projects=trust.projects)
             return await asyncio.wait_for(
                 send_message(node, tcp, multiaddr, payload, secure, timeout=timeout), timeout
             )

@@ -14,6 +14,15 @@ resolved again with backoff and jitter until it works.
 The inlet's TCP port is bound when the inlet is created (Rust binds it after the first
 successful connection): a client that connects while the outlet is unreachable is
 closed at once instead of being refused.
+
+Access control (abac.md §8), on a node with policies (``manager.access``): an outlet
+serves only the identities its policy allows (``policy_expression``, stored as the
+policy of the outlet's address, else the ``tcp-outlet`` type policy when the node has an
+authority); an inlet sends only to an outlet side its policy allows.  The inlet checks
+the outlet side's identity (its secure channel's peer) each time its session connects:
+a refusal keeps the inlet down (retrying), and ``InletStatus.payload`` says why.  An
+inlet's ``secure_channel_identifier`` names the identity its ``/secure`` hops use, and
+``authorized`` the only identity they accept as the other end.
 """
 
 from __future__ import annotations
@@ -24,15 +33,22 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from ..abac import policy_from_cbor
+from ..abac.defaults import ResourceType
 from ..codec.address import Address
-from ..codec.multiaddr import MultiAddr
+from ..codec.multiaddr import Component, MultiAddr
 from ..codec.route import Route
-from ..errors import ApiError, DecodeError, OckamError, TimeoutError_
+from ..errors import ApiError, DecodeError, OckamError, PolicyError, TimeoutError_
+from ..identity import Identifier
 from ..protocol import api_models as models
 from ..protocol.api_wire import Request, Response, encode_error_body
+from ..services.access_control import AccessControl, AllowAll, route_identifier
 from ..services.portal import PONG_TIMEOUT, Portals, TcpInlet, TcpOutlet
+from ..services.secure_channel import ChannelIdentity
+from ..transport.tcp import TcpConnection, TcpTransport
 from .node_manager import NodeManager, ok
-from .resolve import Connection, resolve_multiaddr
+from .resolve import Connection, SecureHook, resolve_multiaddr
+from .secure_channels import SecureResolver
 from .session import Session, SessionOutcome, connection_closed, transport_route
 
 __all__ = [
@@ -88,14 +104,18 @@ class InletEntry:
     multiaddr: MultiAddr
     session: Session[Route]
     connection: Connection | None = None
+    # why the inlet's policy refused the outlet side at the last connection (None: it did not)
+    refusal: str | None = None
 
     def status(self) -> dict[int, Any]:
-        """``InletStatus`` (portals.md §8.3)."""
+        """``InletStatus`` (portals.md §8.3); ``payload`` (4) carries a policy refusal."""
         body: dict[int, Any] = {1: self.inlet.bind_address}
         outcome = self.session.outcome
         if outcome is not None:
             body[2] = self.inlet.processor_address.text
         body[3] = self.alias
+        if self.refusal is not None:
+            body[4] = self.refusal
         if outcome is not None:
             body[5] = str(outcome.value)
         body[6] = connection_status(outcome is not None)
@@ -149,16 +169,18 @@ class PortalsApi:
             raise ApiError("Can't enable UDP puncture or non UDP node", 400)
         if body.tls_certificate_provider is not None:
             raise ApiError("TLS inlets are not supported by this node", 400)
-        if body.policy_expression is not None:
-            log.warning("inlet policy expressions are not enforced by this node yet")
         alias = body.alias or random_name()
         if alias in self.inlets:
             raise ApiError(f"A TCP inlet with alias '{alias}' already exists", 400)
         bind = str(body.listen_addr)
         if body.listen_addr.port != 0 and any(e.inlet.bind_address == bind for e in self.inlets.values()):
             raise ApiError(f"A TCP inlet with bind tcp address '{bind}' already exists", 400)
+        hook = self._inlet_hook(body)
+        access = self._access(alias, ResourceType.TCP_INLET, body.policy_expression)
         try:
-            inlet = await self.portals.create_inlet(alias, bind, None, pong_timeout=self.pong_timeout)
+            inlet = await self.portals.create_inlet(
+                alias, bind, None, pong_timeout=self.pong_timeout, access=access
+            )
         except OckamError as e:
             raise ApiError(str(e), 400) from None
         wait = (
@@ -170,7 +192,9 @@ class PortalsApi:
 
         async def create() -> SessionOutcome[Route]:
             entry = entry_box[0]
-            conn = await _resolve_with_timeout(self.manager, entry.multiaddr, wait)
+            conn = await _resolve_with_timeout(self.manager, entry.multiaddr, wait, hook)
+            if access is not None:
+                await self._check_outlet_side(entry, access, conn)
             entry.connection = conn
             inlet.unpause(conn.route)
             return SessionOutcome(conn.route, transport_route(conn), connection_closed(conn))
@@ -208,12 +232,67 @@ class PortalsApi:
     def inlet_statuses(self) -> list[Any]:
         return [e.status() for e in self.inlets.values()]
 
+    # -- access control
+    def _access(self, resource: str, resource_type: ResourceType, expression: Any) -> AccessControl | None:
+        """The access control of a new inlet or outlet (None: open to everyone)."""
+        policy = None
+        if expression is not None:
+            try:
+                policy = policy_from_cbor(expression)
+            except OckamError as e:
+                raise ApiError(f"Invalid policy expression: {e}", 400) from None
+        node_access = self.manager.access
+        if node_access is None:
+            if policy is not None:
+                raise ApiError("this node does not enforce policies", 400)
+            return None
+        control = node_access.for_resource(resource, resource_type, policy)
+        return None if isinstance(control, AllowAll) else control
+
+    async def _check_outlet_side(self, entry: InletEntry, access: AccessControl, conn: Connection) -> None:
+        """The inlet's policy must allow the identity at the other end of its route (the
+        peer of the first secure channel on it); else the connection is closed and the
+        session fails (it retries), with the reason in the inlet's status."""
+        node_access = self.manager.access
+        channels = node_access.channels if node_access is not None else None
+        peer = route_identifier(channels, conn.route) if channels is not None else None
+        decision = access.decide(peer)
+        if not decision:
+            entry.refusal = decision.reason
+            await conn.close(self.tcp)
+            raise PolicyError(decision.reason)
+        entry.refusal = None
+        entry.inlet.peer = peer
+
+    def _inlet_hook(self, body: models.CreateInlet) -> SecureHook | None:
+        """The secure hook of an inlet's route: the node's, or one opening channels as the
+        identity ``secure_channel_identifier`` and accepting only ``authorized``."""
+        base = self.manager.secure_hook
+        if body.secure_channel_identifier is None and body.authorized is None:
+            return base
+        if not isinstance(base, SecureResolver):
+            raise ApiError("this node cannot open secure channels", 400)
+        me = None
+        if body.secure_channel_identifier is not None:
+            identifier = Identifier(body.secure_channel_identifier)
+            if identifier != base.channels.identity.identifier:
+                node_access = self.manager.access
+                provider = node_access.identities if node_access is not None else None
+                if provider is None:
+                    raise ApiError(f"The identity {identifier} cannot be used by this node", 400)
+                try:
+                    me = provider(str(identifier))
+                except OckamError as e:
+                    raise ApiError(
+                        f"The identity {identifier} cannot be used by this node: {e}", 400
+                    ) from None
+        authorized = None if body.authorized is None else Identifier(body.authorized)
+        return _InletResolver(base, me, authorized)
+
     # -- outlets
     async def create_outlet(self, body: models.CreateOutlet) -> TcpOutlet:
         if body.ebpf:
             raise ApiError("eBPF support is not enabled", 400)
-        if body.policy_expression is not None:
-            log.warning("outlet policy expressions are not enforced by this node yet")
         if body.worker_addr is not None:
             address = body.worker_addr
             if not address.is_local:
@@ -224,9 +303,10 @@ class PortalsApi:
                 address = Address.local(random_name())
         if address in self.portals.outlets:
             raise ApiError(f"A TCP outlet with address '{address}' already exists", 400)
+        access = self._access(address.text, ResourceType.TCP_OUTLET, body.policy_expression)
         try:
             return await self.portals.create_outlet(
-                address, body.hostname_port.hostname, body.hostname_port.port, tls=body.tls
+                address, body.hostname_port.hostname, body.hostname_port.port, tls=body.tls, access=access
             )
         except OckamError as e:
             raise ApiError(f"Failed to create outlet: {e}", 400) from None
@@ -308,9 +388,39 @@ def _parse_address(text: str) -> Address | None:
         return None
 
 
-async def _resolve_with_timeout(manager: NodeManager, ma: MultiAddr, timeout: float) -> Connection:
+class _InletResolver:
+    """The node's secure hook, opening ``/secure`` channels as ``me`` (None: the node's
+    identity) and accepting only ``authorized`` (None: anyone) at their other end."""
+
+    def __init__(
+        self, base: SecureResolver, me: ChannelIdentity | None, authorized: Identifier | None
+    ) -> None:
+        self.base = base
+        self.me = me
+        self.authorized = authorized
+
+    async def __call__(self, route: Route, component: Component) -> Address:
+        channel = await self.base.channels.create_channel(
+            route + Route((Address.local(component.value),)),
+            authorized=None if self.authorized is None else [self.authorized],
+            timeout=self.base.timeout,
+            me=self.me,
+        )
+        return channel.encryptor
+
+    async def resolve_project(self, name: str, tcp: TcpTransport) -> tuple[Address, TcpConnection | None]:
+        return await self.base.resolve_project(name, tcp)
+
+    async def close(self, encryptor: Address) -> None:
+        await self.base.close(encryptor)
+
+
+async def _resolve_with_timeout(
+    manager: NodeManager, ma: MultiAddr, timeout: float, hook: SecureHook | None = None
+) -> Connection:
+    secure = manager.secure_hook if hook is None else hook
     try:
-        return await asyncio.wait_for(resolve_multiaddr(ma, manager.tcp, manager.secure_hook), timeout)
+        return await asyncio.wait_for(resolve_multiaddr(ma, manager.tcp, secure), timeout)
     except TimeoutError:
         raise TimeoutError_(f"cannot reach {ma} within {timeout:g} s") from None
 

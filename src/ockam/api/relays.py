@@ -152,7 +152,16 @@ class RelaysApi:
     async def start_service(self) -> RelayService:
         """Start this node's relay service (``forwarding_service``, ``static_forwarding_service``)."""
         if self.service is None:
-            self.service = await RelayService(self.node).start()
+            access = self.manager.access
+            if access is not None and access.authority is not None:
+                # relays.md §6: with an authority, the `relay` policy says who may register
+                # and the `ockam-relay` attribute which names
+                service = RelayService(
+                    self.node, access=access.relay_service(), name_check=access.check_relay_name
+                )
+            else:
+                service = RelayService(self.node)
+            self.service = await service.start()
         return self.service
 
     async def create_relay(self, body: CreateRelay) -> RelayEntry:

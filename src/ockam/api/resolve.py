@@ -1,7 +1,18 @@
 """Turning a multiaddr into a route inside a node (the connection builder).
 
-Passes, in order (multiaddr.md §5.5): ``/project`` (later), plain TCP
-(``/ip4|ip6|dnsaddr/../tcp/..`` -> a new connection's sender), ``/secure`` (later).
+Passes, in order (multiaddr.md §5.5):
+
+1. ``/project/<name>``: everything up to and including it is replaced by a secure channel
+   to the project node.  The node's secure hook does this when it implements
+   :class:`ProjectResolving` (the node's :class:`~ockam.api.secure_channels.SecureResolver`
+   does, given a :data:`ProjectLookup`): it looks the project up (access route and
+   identifier, from the local state the CLI shares with its nodes), connects to the
+   access route, and opens a channel trusting only the project identifier, presenting
+   the node's credential.  The TCP connection and the channel belong to the resolved
+   :class:`Connection` (closed with it).
+2. plain TCP (``/ip4|ip6|dnsaddr/../tcp/..`` -> a new connection's sender);
+3. ``/secure/<listener>``: a channel over the route so far.
+
 What remains must be ``/service``, ``/worker`` or ``/secure`` components.
 """
 
@@ -9,18 +20,81 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from ..codec.address import Address
 from ..codec.multiaddr import Component, MultiAddr
 from ..codec.route import Route
 from ..errors import RouteError
+from ..identity import Identifier, Identity
 from ..transport.tcp import TcpConnection, TcpTransport
 
-__all__ = ["Connection", "resolve_multiaddr"]
+__all__ = [
+    "Connection",
+    "ProjectAccess",
+    "ProjectLookup",
+    "ProjectResolving",
+    "SecureHook",
+    "project_transport",
+    "resolve_multiaddr",
+]
 
 # A hook that resolves one `/secure/<listener>` (or `/project/<p>`) component:
 # given the route so far and the component, return the encryptor address.
 SecureHook = Callable[[Route, Component], Awaitable[Address]]
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """How to reach project ``name``: its node's access route (a multiaddr such as
+    ``/dnsaddr/H/tcp/P/service/api``) and identity."""
+
+    name: str
+    project_id: str
+    route: MultiAddr
+    identifier: Identifier
+    identity: Identity | None = None
+
+
+# Finds a project by name (raises NotFound / RouteError when it cannot be used).
+ProjectLookup = Callable[[str], ProjectAccess]
+
+
+@runtime_checkable
+class ProjectResolving(Protocol):
+    """A secure hook that can also replace ``/project/<name>``: returns the encryptor of
+    a new channel to the project node and the TCP connection it opened for it."""
+
+    async def resolve_project(self, name: str, tcp: TcpTransport) -> tuple[Address, TcpConnection | None]: ...
+
+
+async def project_transport(access: ProjectAccess, tcp: TcpTransport) -> tuple[Route, TcpConnection | None]:
+    """Connect to a project's access route: ``/dnsaddr/H/tcp/P/service/api`` -> a TCP
+    connection to ``H:P`` and the route ``[<sender>, api]`` (multiaddr.md §4.2)."""
+    comps = list(access.route.components)
+    hops: list[Address] = []
+    connection: TcpConnection | None = None
+    i = 0
+    while i < len(comps):
+        c = comps[i]
+        if c.protocol in ("ip4", "ip6", "dnsaddr") and i + 1 < len(comps) and comps[i + 1].protocol == "tcp":
+            if connection is not None:
+                raise RouteError(f"{access.route}: multiple tcp connections created in a MultiAddr")
+            peer = MultiAddr((c, comps[i + 1])).socket_address()
+            assert peer is not None
+            connection = await tcp.connect(peer)
+            hops.append(connection.sender)
+            i += 2
+            continue
+        if c.protocol == "dnsaddr":
+            i += 1
+            continue
+        if c.protocol in ("service", "worker", "secure"):
+            hops.append(Address.local(c.value))
+        else:
+            raise RouteError(f"the access route {access.route} of the project {access.name} is not usable")
+        i += 1
+    return Route(hops), connection
 
 
 @dataclass
@@ -49,6 +123,32 @@ async def resolve_multiaddr(
 ) -> Connection:
     comps = list(ma.components)
     conn = Connection(Route(), secure=secure)
+    # project pass: everything up to and including the last /project/<name> is replaced
+    # by a channel to that project
+    last = max((i for i, c in enumerate(comps) if c.protocol == "project"), default=None)
+    if last is not None:
+        if not isinstance(secure, ProjectResolving):
+            raise RouteError(f"{ma}: /project/{comps[last].value} cannot be resolved on this node")
+        try:
+            encryptor, tc = await secure.resolve_project(comps[last].value, tcp)
+        except BaseException:
+            await conn.close(tcp)
+            raise
+        if tc is not None:
+            conn.tcp_connections.append(tc)
+        conn.created.append(encryptor)
+        comps = [Component("service", encryptor.text), *comps[last + 1 :]]
+    try:
+        conn.route = await _resolve_rest(ma, comps, conn, tcp, secure)
+    except BaseException:
+        await conn.close(tcp)
+        raise
+    return conn
+
+
+async def _resolve_rest(
+    ma: MultiAddr, comps: list[Component], conn: Connection, tcp: TcpTransport, secure: SecureHook | None
+) -> Route:
     # plain TCP pass
     out: list[Component] = []
     i = 0
@@ -92,5 +192,4 @@ async def resolve_multiaddr(
             hops.append(Address.tcp(c.value))
         else:
             hops.append(Address.local(c.value))
-    conn.route = Route(hops)
-    return conn
+    return Route(hops)

@@ -1,5 +1,6 @@
 """Node-manager endpoints for secure channels and listeners (node-api.md §5.3), and the
-``/secure/<listener>`` resolution hook of the connection builder (multiaddr.md §5.4)."""
+``/secure/<listener>`` and ``/project/<name>`` resolution hook of the connection builder
+(multiaddr.md §5.3, §5.4)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from typing import Any
 from ..codec.address import Address
 from ..codec.multiaddr import Component, MultiAddr
 from ..codec.route import Route
-from ..errors import DecodeError
-from ..identity import Identifier
+from ..errors import DecodeError, OckamError, SecureChannelError
+from ..identity import CredentialAndPurposeKey, Identifier, MemoryCredentialRetriever
 from ..protocol.api_models import duration_from_cbor
 from ..protocol.api_wire import Request, Response
 from ..services.secure_channel import (
@@ -20,8 +21,9 @@ from ..services.secure_channel import (
     SecureChannelListener,
     SecureChannels,
 )
+from ..transport.tcp import TcpConnection, TcpTransport
 from .node_manager import NodeManager, fail, ok
-from .resolve import resolve_multiaddr
+from .resolve import ProjectLookup, project_transport, resolve_multiaddr
 
 __all__ = ["IdentityProvider", "install", "listener_status", "secure_hook"]
 
@@ -56,11 +58,39 @@ def _address(obj: Any) -> Address:
 
 
 class SecureResolver:
-    """Resolves ``/secure/<listener>`` by opening a channel; closes the channels it opened."""
+    """Resolves ``/secure/<listener>`` by opening a channel, and ``/project/<name>`` (when
+    it has a project lookup) by opening a channel to the project node that trusts only
+    the project's identifier and presents the node's credential (the node's authority
+    verifies what the project presents); closes the channels it opened."""
 
-    def __init__(self, channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        channels: SecureChannels,
+        timeout: float = DEFAULT_TIMEOUT,
+        projects: ProjectLookup | None = None,
+    ) -> None:
         self.channels = channels
         self.timeout = timeout
+        self.projects = projects
+
+    async def resolve_project(self, name: str, tcp: TcpTransport) -> tuple[Address, TcpConnection | None]:
+        if self.projects is None:
+            raise SecureChannelError(f"/project/{name} cannot be resolved: this node knows no projects")
+        access = self.projects(name)
+        if access.identity is not None:
+            self.channels.learn(access.identity)
+        route, connection = await project_transport(access, tcp)
+        try:
+            channel = await self.channels.create_channel(
+                route, authorized=[access.identifier], timeout=self.timeout
+            )
+        except BaseException as e:
+            if connection is not None:
+                await tcp.disconnect(connection)
+            if isinstance(e, OckamError):
+                raise SecureChannelError(f"cannot open a secure channel to the project {name}: {e}") from e
+            raise
+        return channel.encryptor, connection
 
     async def __call__(self, route: Route, component: Component) -> Address:
         channel = await self.channels.create_channel(
@@ -72,12 +102,26 @@ class SecureResolver:
         await self.channels.close(encryptor)
 
 
-def secure_hook(channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT) -> SecureResolver:
-    return SecureResolver(channels, timeout)
+def secure_hook(
+    channels: SecureChannels, timeout: float = DEFAULT_TIMEOUT, projects: ProjectLookup | None = None
+) -> SecureResolver:
+    return SecureResolver(channels, timeout, projects)
+
+
+def _credential(obj: Any) -> CredentialAndPurposeKey | None:
+    if obj is None:
+        return None
+    try:
+        return CredentialAndPurposeKey.from_cbor(obj)
+    except OckamError as e:
+        raise DecodeError(f"invalid credential: {e}") from None
 
 
 def install(
-    manager: NodeManager, channels: SecureChannels, identities: IdentityProvider | None = None
+    manager: NodeManager,
+    channels: SecureChannels,
+    identities: IdentityProvider | None = None,
+    projects: ProjectLookup | None = None,
 ) -> None:
     def channel_identity(name: Any) -> ChannelIdentity | None:
         if not isinstance(name, str) or not name:
@@ -88,7 +132,7 @@ def install(
             raise NotFound(f"The identity {name} cannot be loaded by this node")
         return identities(name)
 
-    manager.secure_hook = secure_hook(channels)
+    manager.secure_hook = secure_hook(channels, projects=projects)
     manager.secure_channel_listeners = lambda: [listener_status(li) for li in channels.listeners.values()]  # type: ignore[method-assign]
 
     async def list_channels(req: Request, params: list[str]) -> Response:
@@ -108,7 +152,17 @@ def install(
             comps[-1] = Component("service", comps[-1].value)
         conn = await resolve_multiaddr(MultiAddr(comps), manager.tcp, manager.secure_hook)
         me = channel_identity(body.get(5))
-        channel = await channels.create_channel(conn.route, authorized=authorized, timeout=timeout, me=me)
+        credential = _credential(body.get(6))
+        if credential is None:
+            channel = await channels.create_channel(conn.route, authorized=authorized, timeout=timeout, me=me)
+        else:  # present this credential instead of the node's
+            channel = await channels.create_channel(
+                conn.route,
+                authorized=authorized,
+                timeout=timeout,
+                me=me,
+                credential_retriever=MemoryCredentialRetriever(credential),
+            )
         return ok({1: channel.encryptor.to_cbor(), 2: {1: channel.flow_control_id}})
 
     async def delete_channel(req: Request, params: list[str]) -> Response:

@@ -22,9 +22,14 @@ EXIT_USAGE = 2
 
 
 def build_cli() -> click.Group:
+    from .authority import authority
+    from .credential import credential
+    from .enroll import enroll
     from .message import message
     from .node import node
+    from .policy import policy
     from .portal import tcp_inlet, tcp_outlet
+    from .project import project, project_member, space
     from .relay import forwarder, relay
     from .reset import reset, status
     from .secure_channel import secure_channel, secure_channel_listener
@@ -38,6 +43,10 @@ def build_cli() -> click.Group:
         "credential management, and authorization policy enforcement, at scale.",
     )
     for command in (
+        enroll,
+        space,
+        project,
+        project_member,
         node,
         message,
         tcp_listener,
@@ -52,6 +61,9 @@ def build_cli() -> click.Group:
         identity,
         secure_channel,
         secure_channel_listener,
+        credential,
+        authority,
+        policy,
         reset,
         status,
     ):

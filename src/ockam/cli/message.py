@@ -92,7 +92,7 @@ def message_send(
     settings = _retry_settings(retry_count, retry_delay, no_retry)
     if settings is None:
         try:
-            reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"))
+            reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"), _trust)
         except RetryableError as e:
             raise e.inner from None
     else:
@@ -100,7 +100,7 @@ def message_send(
         jitter = min(delay * 0.5, 5.0)
         while True:
             try:
-                reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"))
+                reply = _send(ctx, message_text, from_node, to, hex_, timeout, _trust.get("identity"), _trust)
                 break
             except RetryableError as e:
                 count -= 1
@@ -123,6 +123,7 @@ def _send(
     hex_: bool,
     timeout: float,
     identity_name: str | None = None,
+    trust_args: dict[str, Any] | None = None,
 ) -> str:
     from ..errors import InvalidArgument, OckamError
     from .resolve import clean_nodes_multiaddr
@@ -153,12 +154,15 @@ def _send(
             from ..api.node_process import send_message_once
 
             identity = None
-            if any(c.protocol == "secure" for c in route):
+            trust = None
+            if any(c.protocol in ("secure", "project") for c in route):
                 from .node_runtime import load_node_identity
 
                 loaded = load_node_identity(state, identity_name)
                 identity = (loaded.identity, loaded.signer)
-            response = send_message_once(str(route), payload, timeout, identity)
+                if any(c.protocol == "project" for c in route):
+                    trust = _temporary_node_trust(state, loaded, trust_args or {})
+            response = send_message_once(str(route), payload, timeout, identity, trust)
     except OckamError as e:
         raise RetryableError(e) from e
     if hex_:
@@ -167,3 +171,32 @@ def _send(
         return response.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InvalidArgument("Received content is not a valid utf8 string") from e
+
+
+def _temporary_node_trust(state: Any, loaded: Any, trust_args: dict[str, Any]) -> Any:
+    """The trust of the temporary node that sends through ``/project/<name>``: the
+    project's authority (or ``--authority-identity``...), a credential fetched from it,
+    the identity's secure-channel key, and the projects of the local state."""
+    from ..api.identities import secure_channel_key
+    from ..api.node_process import NodeConfig
+    from ..api.projects import project_lookup, trust_options
+    from ..services.credentials import MemoryCredentialCache
+
+    trust = trust_options(
+        state,
+        trust_args.get("project"),
+        trust_args.get("authority_identity"),
+        trust_args.get("authority_route"),
+        trust_args.get("credential_scope"),
+    )
+    static_key, attestation = secure_channel_key(state, loaded)
+    return NodeConfig(
+        name="cli",
+        static_key=static_key,
+        attestation=attestation,
+        authority=trust.authority,
+        authority_route=trust.authority_route,
+        credential_scope=trust.scope,
+        credential_cache=MemoryCredentialCache(),
+        projects=project_lookup(state),
+    )

@@ -114,6 +114,7 @@ def _parse_variable(_ctx: click.Context, _param: click.Parameter, values: Any) -
 @click.option("--authority-route", default=None, help="Route to the authority.")
 @click.option("--credential-scope", default=None, help="Scope of the credential to retrieve.")
 @click.option("--opentelemetry-context", default=None, hidden=True)
+@click.option("--hosts-project", default=None, hidden=True)
 @click.option(
     "--configuration", "--node-config", "configuration", default=None, metavar="YAML", help="Inline config."
 )
@@ -162,6 +163,7 @@ def node_create(ctx: click.Context, /, name_or_config: str, **kw: Any) -> None:
         credential_scope=kw["credential_scope"],
         opentelemetry_context=kw["opentelemetry_context"],
         verbose=opts.verbose,
+        hosts_project=kw["hosts_project"],
     )
     config_mode = (not has_name) or kw["configuration"] is not None or kw["enrollment_ticket"] is not None
     if config_mode:
@@ -173,12 +175,34 @@ def node_create(ctx: click.Context, /, name_or_config: str, **kw: Any) -> None:
         args.name = random_name()
     state = open_state(ctx)
     term = terminal(ctx)
+    _resolve_project_option(state, args)
     if args.foreground:
         from .node_runtime import run_foreground
 
         run_foreground(state, args, term)
     else:
         _create_background(state, args, term)
+
+
+def _resolve_project_option(state: State, args: NodeArgs) -> None:
+    """``--project NAME_OR_FILE``: a project JSON file is imported and replaced by the
+    project's name; the trust options are checked before a node process is started."""
+    from ..api.projects import trust_options
+
+    if args.project is not None and not args.child_process and _is_file(args.project):
+        from ..api.projects import Project, ProjectModel, store_project
+
+        project = store_project(state, Project.verify(ProjectModel.parse(_read_path_or_url(args.project))))
+        args.project = project.name
+    if not args.child_process:
+        trust_options(
+            state,
+            args.project,
+            args.authority_identity,
+            args.authority_route,
+            args.credential_scope,
+            use_default_project=args.hosts_project is None,
+        )
 
 
 def _create_background(state: State, args: NodeArgs, term: Terminal) -> None:
@@ -229,8 +253,6 @@ def _create_from_config(
     if _INVALID_NAME.search(name):
         raise InvalidArgument(f"Invalid value for NAME_OR_CONFIGURATION: {name}")
     node_args = _node_args_from_config(config, args, name)
-    if config.ticket is not None:
-        raise OckamError("Enrollment tickets in node configurations are not supported yet")
 
     commands = _config_commands(config, name)
     # Validate every section before anything is created.
@@ -239,6 +261,16 @@ def _create_from_config(
 
     state = open_state(ctx)
     term = terminal(ctx)
+    if config.ticket is not None:
+        # the node's identity joins the ticket's project; the node is a member of it
+        from ..api.client import default_timeout
+        from .project import enroll_identity
+
+        project, _loaded, _, _ = enroll_identity(
+            state, term, config.ticket, node_args.identity, None, default_timeout()
+        )
+        node_args.project = project.name
+        node_args.authority_identity = node_args.authority_route = None
     try:
         if node_args.foreground:
             _run_config_foreground(ctx, state, node_args, commands)
@@ -480,9 +512,14 @@ def node_start(ctx: click.Context, node_name: str | None) -> None:
         )
         return
     state.stop_node(name)
-    args = NodeArgs.from_node(info)
-    proc = spawn_background(state, args, quiet=term.opts.quiet)
-    wait_until_up(state, name, proc)
+    if info.is_authority:
+        from .authority import restart_authority_node
+
+        restart_authority_node(state, info)
+    else:
+        args = NodeArgs.from_node(info)
+        proc = spawn_background(state, args, quiet=term.opts.quiet)
+        wait_until_up(state, name, proc)
     res = get_node_resources(state, name)
     term.result(plain=render_node_resources(res), json_value=res)
 
@@ -536,6 +573,11 @@ def node_delete(ctx: click.Context, node_name: str | None, all_: bool, force: bo
         term.result(plain=fmt_info("There are no nodes to delete"), json_value=[], has_json=True)
         return
     if all_:
+        hosting = _project_hosts(state)
+        names = [n for n in names if n not in hosting]
+        if not names:
+            term.result(plain=fmt_info("There are no nodes to delete"), json_value=[], has_json=True)
+            return
         what = f"your {len(names)} nodes" if len(names) > 1 else "your only node"
         if term.confirm(yes, f"Are you sure you want to delete {what}?"):
             for name in names:
@@ -557,6 +599,17 @@ def node_delete(ctx: click.Context, node_name: str | None, all_: bool, force: bo
             _delete_one(state, term, names[0])
         return
     raise InvalidArgument("Please give the name of the node to delete (or --all)")
+
+
+def _project_hosts(state: State) -> set[str]:
+    """The nodes hosting a local project (``ockam enroll``): ``node delete --all`` keeps
+    them, as an Orchestrator project is not deleted with the user's nodes."""
+    from ..state.projects import Projects
+
+    hosts: set[str] = set()
+    for project in Projects(state.db).list_all():
+        hosts.update(n for n in (project.authority_node, project.project_node) if n)
+    return hosts
 
 
 def _delete_one(state: State, term: Terminal, name: str) -> None:

@@ -20,6 +20,7 @@ from .output import Terminal, fmt_log, fmt_ok, fmt_warn
 if TYPE_CHECKING:
     from ..api.client import NodeClient
     from ..api.identities import LoadedIdentity
+    from ..api.node_process import NodeConfig
     from ..state import NodeInfo, State
 
 __all__ = [
@@ -81,6 +82,9 @@ class NodeArgs:
     credential_scope: str | None = None
     opentelemetry_context: str | None = None
     verbose: int = 0
+    # the local project this node hosts (its project node), if any: such a node is never
+    # the default node
+    hosts_project: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     # what is stored in the node row to restart the node later
@@ -94,6 +98,7 @@ class NodeArgs:
         "authority_identity",
         "authority_route",
         "credential_scope",
+        "hosts_project",
     )
 
     def settings(self) -> dict[str, Any]:
@@ -140,6 +145,7 @@ class NodeArgs:
             ("--authority-identity", self.authority_identity),
             ("--authority-route", self.authority_route),
             ("--opentelemetry-context", self.opentelemetry_context),
+            ("--hosts-project", self.hosts_project),
         ):
             if value is not None:
                 argv += [flag, value]
@@ -220,6 +226,7 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
     config.is_default_provider = _is_default_provider(state, name, is_default)
     if args.project is not None:
         config.extra["project"] = args.project
+    _configure_trust(state, args, config)
     pid = os.getpid()
     started = False
 
@@ -274,6 +281,30 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
         term.status(fmt_ok("Node stopped successfully"))
 
 
+def _configure_trust(state: State, args: NodeArgs, config: NodeConfig) -> None:
+    """The node's authority and credential (authority.md §10.6), where it caches its
+    credentials and the attributes it learns, and the projects ``/project/<name>`` finds."""
+    from ..api.projects import project_lookup, trust_options
+    from ..state.credentials import CredentialTable, IdentityAttributesTable
+    from ..state.policies import PolicyTable
+
+    trust = trust_options(
+        state,
+        args.project,
+        args.authority_identity,
+        args.authority_route,
+        args.credential_scope,
+        use_default_project=args.hosts_project is None,
+    )
+    config.authority = trust.authority
+    config.authority_route = trust.authority_route
+    config.credential_scope = trust.scope
+    config.credential_cache = CredentialTable(state.db, args.name)
+    config.attributes_repository = IdentityAttributesTable(state.db, args.name)
+    config.policy_repository = PolicyTable(state.db, args.name)
+    config.projects = project_lookup(state)
+
+
 def _is_default_provider(state: State, name: str, initial: bool) -> Callable[[], bool]:
     def is_default() -> bool:
         try:
@@ -306,18 +337,25 @@ def _secure_channel_key(state: State, loaded: LoadedIdentity) -> tuple[Any, Any]
 
 
 def _identity_provider(state: State, node_identity: LoadedIdentity) -> Callable[[str], Any]:
-    """Loads the identities named by ``--identity`` on listeners and channels (cached)."""
+    """Loads the identities named by ``--identity`` on listeners and channels (cached); a
+    local identity may also be given by its identifier (``I…``)."""
     from ..services.secure_channel import ChannelIdentity
+    from ..state.identities import Identities
 
     cache: dict[str, ChannelIdentity] = {}
 
-    def provide(name: str) -> ChannelIdentity:
-        found = cache.get(name)
+    def provide(key: str) -> ChannelIdentity:
+        found = cache.get(key)
+        name = key
         if found is None:
+            identities = Identities(state)
+            if identities.get(name) is None:
+                row = identities.by_identifier(name)
+                name = row.name if row is not None else name
             loaded = node_identity if name == node_identity.name else load_node_identity(state, name)
             static_key, attestation = _secure_channel_key(state, loaded)
             found = ChannelIdentity(loaded.identity, static_key, attestation)
-            cache[name] = found
+            cache[key] = found
         return found
 
     return provide
@@ -351,16 +389,22 @@ def spawn_background(
 ) -> subprocess.Popen[bytes]:
     """Start ``python -m ockam node create NAME --foreground --child-process`` detached,
     its output appended to ``nodes/<name>/stdout.<date>.log``."""
-    node_dir = state.node_dir(args.name)
+    del quiet  # the child's output always goes to its log file
+    return spawn_child(state, args.name, args.child_argv(no_color=no_color))
+
+
+def spawn_child(state: State, name: str, ockam_argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start ``python -m ockam <ockam_argv>`` detached, as the process of node ``name``
+    (its output appended to ``nodes/<name>/stdout.<date>.log``)."""
+    node_dir = state.node_dir(name)
     node_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"
     root = _package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["OCKAM_HOME"] = str(state.home)
-    argv = [sys.executable, "-m", "ockam", *args.child_argv(no_color=no_color)]
-    del quiet  # the child's output always goes to its log file
-    log_path = log_file_path(state, args.name)
+    argv = [sys.executable, "-m", "ockam", *ockam_argv]
+    log_path = log_file_path(state, name)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(
@@ -373,7 +417,7 @@ def spawn_background(
             env=env,
         )
     except OSError as e:
-        raise OckamError(f"failed to spawn node {args.name}: {e}") from e
+        raise OckamError(f"failed to spawn node {name}: {e}") from e
     finally:
         os.close(fd)
 
@@ -446,7 +490,7 @@ def get_node_resources(state: State, name: str, wait: bool = False) -> dict[str,
     from ..api.client import NodeClient
 
     node = state.require_node(name)
-    if node.tcp_listener_address and node.is_running:
+    if node.tcp_listener_address and node.is_running and not node.is_authority:
         client = NodeClient(name, node.tcp_listener_address)
         if wait:
             wait_until_up(state, name)

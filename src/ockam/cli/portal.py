@@ -503,6 +503,10 @@ def inlet_create(
             f"A TCP Inlet was created in the Node {client.node_name} bound to {from_} "
             f"but failed to connect to the TCP Outlet at {to}\n"
         ) + fmt_info("It will retry to connect automatically")
+    refusal = value.get("payload")
+    if isinstance(refusal, str) and value.get("status") != "Up":
+        # the inlet's policy refused the identity at the outlet side (abac.md §8)
+        term.status(fmt_warn(f"The TCP Inlet {alias} will not send anything to the outlet: {refusal}"))
     term.result(plain=plain, machine=str(value.get("bind_addr", "")), json_value=value)
 
 

@@ -83,8 +83,18 @@ def secure_channel_create(
     from ..errors import InvalidArgument
     from .resolve import clean_nodes_multiaddr
 
+    cred = None
     if credential is not None:
-        raise InvalidArgument("presenting a credential on a secure channel is not supported yet")
+        from ..identity import CredentialAndPurposeKey
+
+        try:
+            raw = bytes.fromhex(credential.strip())
+        except ValueError:
+            raise InvalidArgument("Invalid credential hex") from None
+        try:
+            cred = CredentialAndPurposeKey.decode(raw)
+        except Exception:
+            raise InvalidArgument("Invalid credential") from None
     state = open_state(ctx)
     ids = _check_identifiers(authorized)
     route = clean_nodes_multiaddr(to, state)
@@ -96,6 +106,8 @@ def secure_channel_create(
         body[5] = identity_name
     if timeout is not None:
         body[4] = [int(timeout), int((timeout % 1) * 1e9)]
+    if cred is not None:
+        body[6] = cred.to_cbor()
     reply = client.ask("POST", "/node/secure_channel", body, timeout=timeout)
     encryptor = _address_text(reply.get(1) if isinstance(reply, dict) else None)
     multiaddr = f"/service/{encryptor}"

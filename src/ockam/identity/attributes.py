@@ -116,6 +116,7 @@ class AttributesStore:
     def __init__(self, repository: AttributesRepository | None = None) -> None:
         self.repository = repository
         self._entries: dict[Identifier, AttributesEntry] = {}
+        self._purged_at: int | None = None
 
     def put(self, subject: Identifier, entry: AttributesEntry) -> None:
         self._entries[subject] = entry
@@ -135,8 +136,11 @@ class AttributesStore:
         return entry
 
     def delete_expired(self, now: int) -> None:
-        self._entries = {k: v for k, v in self._entries.items() if not v.is_expired(now)}
-        if self.repository is not None:
+        if any(v.is_expired(now) for v in self._entries.values()):
+            self._entries = {k: v for k, v in self._entries.items() if not v.is_expired(now)}
+        # rows expire at whole seconds: one purge of the repository per second is enough
+        if self.repository is not None and self._purged_at != now:
+            self._purged_at = now
             self.repository.delete_expired_attributes(now)
 
     def get(

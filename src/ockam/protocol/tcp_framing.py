@@ -7,10 +7,12 @@ byte, an oversized length or an undecodable body.
 
 from __future__ import annotations
 
+from ..codec import cbor, fast
+from ..codec.route import Route
 from ..errors import DecodeError, ProtocolError
 from .transport_message import TransportMessage
 
-__all__ = ["MAX_FRAME", "PROTOCOL_VERSION", "FrameReader", "encode_frame"]
+__all__ = ["MAX_FRAME", "PROTOCOL_VERSION", "FrameReader", "encode_frame", "frame_head"]
 
 PROTOCOL_VERSION = 1
 VERSION_BYTE = b"\x01"
@@ -24,8 +26,25 @@ def encode_frame(message: TransportMessage) -> bytes:
     return len(body).to_bytes(4, "big") + body
 
 
+def frame_head(onward: Route, ret: Route, payload_length: int) -> bytes:
+    """The bytes of the frame of ``TransportMessage(onward, ret, payload)`` that precede
+    the payload (length prefix, array head, routes, byte-string head), for writing the
+    payload without copying it: ``frame_head(...) + payload == encode_frame(...)``."""
+    head = b"".join(
+        (b"\x83", fast.encode_route(onward), fast.encode_route(ret), fast.encode_bytes_head(payload_length))
+    )
+    size = len(head) + payload_length
+    if size > MAX_FRAME:
+        raise ProtocolError(f"message of {size} bytes exceeds the 16 MiB frame limit")
+    return size.to_bytes(4, "big") + head
+
+
 class FrameReader:
-    """Incremental reader of one direction of a connection (starting with the version byte)."""
+    """Incremental reader of one direction of a connection (starting with the version byte).
+
+    Complete frames are decoded straight from the received bytes; only an incomplete
+    frame at the end is kept (and completed from the next bytes).
+    """
 
     __slots__ = ("_buf", "_version_seen", "closed")
 
@@ -37,39 +56,76 @@ class FrameReader:
     def receive_data(self, data: bytes) -> list[TransportMessage]:
         if self.closed:
             raise ProtocolError("connection already failed")
-        self._buf += data
         out: list[TransportMessage] = []
-        buf = self._buf
-        pos = 0
         try:
+            pos = 0
             if not self._version_seen:
-                if not buf:
+                if not data:
                     return out
-                if buf[0] != PROTOCOL_VERSION:
-                    raise ProtocolError(f"unsupported protocol version {buf[0]}")
+                if data[0] != PROTOCOL_VERSION:
+                    raise ProtocolError(f"unsupported protocol version {data[0]}")
                 self._version_seen = True
                 pos = 1
-            while len(buf) - pos >= 4:
-                length = int.from_bytes(buf[pos : pos + 4], "big")
+            buf = self._buf
+            if buf:
+                pos = self._complete(data, pos, out)
+                if buf:
+                    return out
+            size = len(data)
+            while size - pos >= 4:
+                length = int.from_bytes(data[pos : pos + 4], "big")
                 if length > MAX_FRAME:
                     raise ProtocolError(f"frame of {length} bytes exceeds the 16 MiB limit")
                 end = pos + 4 + length
-                if len(buf) < end:
+                if end > size:
                     break
-                try:
-                    out.append(TransportMessage.decode(bytes(buf[pos + 4 : end])))
-                except DecodeError as e:
-                    raise ProtocolError(f"undecodable frame: {e}") from e
+                out.append(_decode(data, pos + 4, end))
                 pos = end
+            if pos < size:
+                buf += memoryview(data)[pos:]
         except ProtocolError:
             self.closed = True
             raise
-        finally:
-            if pos:
-                del buf[:pos]
         return out
+
+    def _complete(self, data: bytes, pos: int, out: list[TransportMessage]) -> int:
+        """Add bytes of ``data`` from ``pos`` to the buffered incomplete frame; decode it
+        when it is complete. Returns the position after the bytes taken."""
+        buf = self._buf
+        if len(buf) < 4:
+            take = min(4 - len(buf), len(data) - pos)
+            buf += memoryview(data)[pos : pos + take]
+            pos += take
+            if len(buf) < 4:
+                return pos
+        length = int.from_bytes(buf[:4], "big")
+        if length > MAX_FRAME:
+            raise ProtocolError(f"frame of {length} bytes exceeds the 16 MiB limit")
+        take = min(4 + length - len(buf), len(data) - pos)
+        buf += memoryview(data)[pos : pos + take]
+        pos += take
+        if len(buf) == 4 + length:
+            frame = bytes(buf)
+            buf.clear()
+            out.append(_decode(frame, 4, len(frame)))
+        return pos
 
     @property
     def buffered(self) -> int:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buf)
+
+
+def _decode(data: bytes, start: int, end: int) -> TransportMessage:
+    """The message in ``data[start:end]``, copying only the payload in the common case."""
+    try:
+        if data[start] == 0x83:
+            onward, pos = fast.decode_route(data, start + 1)
+            ret, pos = fast.decode_route(data, pos)
+            if pos < end:
+                length, first = cbor.decode_length(data, pos)
+                if data[pos] >> 5 == 2 and (data[pos] & 0x1F) < 28 and first + length == end:
+                    return TransportMessage(onward, ret, data[first:end], None)
+        return TransportMessage.decode(data[start:end])
+    except (DecodeError, IndexError) as e:
+        raise ProtocolError(f"undecodable frame: {e}") from e

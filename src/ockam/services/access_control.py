@@ -22,7 +22,9 @@ Use:
   channel on the onward route);
 * the defaults: :func:`resource_access_control` (abac.md §8: open without authority and
   expression, else the resource's policy), :func:`relay_access_control` +
-  :func:`check_relay_name` for relay services.
+  :func:`check_relay_name` for relay services;
+* a node's setup: :class:`NodeAccess` (its policies, its authority and the attributes its
+  secure channels learnt) builds the access control of each resource it creates.
 """
 
 from __future__ import annotations
@@ -52,15 +54,17 @@ from ..errors import OckamError, PolicyError
 from ..identity import AttributesEntry, AttributesStore, Identifier
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Worker
-from .secure_channel import SecureChannels
+from .secure_channel import ChannelIdentity, SecureChannels
 
 __all__ = [
     "AccessControl",
     "AccessControlledWorker",
     "AllowAll",
     "Decision",
+    "NodeAccess",
     "PolicyAccessControl",
     "check_relay_name",
+    "message_identifier",
     "relay_access_control",
     "resource_access_control",
     "route_identifier",
@@ -100,6 +104,11 @@ class AllowAll(AccessControl):
 
     def decide(self, identifier: Identifier | None) -> Decision:
         return Decision(True)
+
+
+def message_identifier(msg: LocalMessage) -> Identifier | None:
+    """The identifier of the secure channel a message arrived through (None: it did not)."""
+    return _local_identifier(msg)
 
 
 def _local_identifier(msg: LocalMessage) -> Identifier | None:
@@ -285,6 +294,7 @@ def resource_access_control(
     table = policies if policies is not None else Policies.with_defaults()
     if expression is not None:
         table.set_resource_policy(resource, expression)
+    table.register_resource(resource, resource_type)
     return PolicyAccessControl(
         lambda: table.lookup(resource, resource_type),
         attributes,
@@ -337,3 +347,60 @@ def check_relay_name(
     message = f"relay '{name}' refused to {identifier}: {why}"
     logger.warning("%s", message)
     return Decision(False, message)
+
+
+class NodeAccess:
+    """The access control set-up of one node: its policies (per resource name and type),
+    the authority whose credentials count (the one its secure channels trust) and the
+    attributes those channels learnt.  ``identities`` loads the other identities the node
+    may act as (``--identity NAME`` or an identifier), for secure channels."""
+
+    def __init__(
+        self,
+        channels: SecureChannels,
+        policies: Policies,
+        *,
+        identities: Callable[[str], ChannelIdentity] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.channels = channels
+        self.policies = policies
+        self.identities = identities
+        self.clock = clock
+
+    @property
+    def authority(self) -> Identifier | None:
+        return self.channels.authority
+
+    @property
+    def attributes(self) -> AttributesStore:
+        return self.channels.attributes
+
+    def for_resource(
+        self,
+        resource: str,
+        resource_type: ResourceType,
+        expression: Expr | PolicyExpression | str | None = None,
+    ) -> AccessControl:
+        """The access control of a resource this node creates (abac.md §8): allow all
+        without an authority and without ``expression``; otherwise the resource's policy
+        (``expression`` is stored as the resource-name policy first)."""
+        return resource_access_control(
+            self.attributes,
+            self.authority,
+            resource,
+            resource_type,
+            policies=self.policies,
+            expression=expression,
+            clock=self.clock,
+        )
+
+    def relay_service(self, resource: str = "forwarding_service") -> AccessControl:
+        """Who may register relays at the node's relay service (relays.md §6.1)."""
+        return relay_access_control(
+            self.attributes, self.authority, resource=resource, policies=self.policies, clock=self.clock
+        )
+
+    def check_relay_name(self, identifier: Identifier | None, name: str) -> Decision:
+        """relays.md §6.2: may ``identifier`` register the relay ``name``?"""
+        return check_relay_name(self.attributes, self.authority, identifier, name, now=int(self.clock()))

@@ -283,7 +283,12 @@ class AuthorityClient:
 
 
 class CachedCredentialRetriever:
-    """The cached credential of (subject, issuer, scope); no network."""
+    """The cached credential of (subject, issuer, scope); no network.
+
+    Alone (a node with ``--credential-scope`` and no authority route, or ``credential
+    store``) it presents the stored credential until it expires (``clock_skew_gap`` 0:
+    it cannot be refreshed, so even a short-lived one is presented); the remote retriever
+    uses it with its clock-skew gap to decide when to fetch a new one."""
 
     def __init__(
         self,
@@ -293,7 +298,7 @@ class CachedCredentialRetriever:
         scope: str,
         *,
         subject: Identifier | None = None,
-        clock_skew_gap: int = CLOCK_SKEW_GAP,
+        clock_skew_gap: int = 0,
     ) -> None:
         self.channels = channels
         self.cache = cache

@@ -19,6 +19,17 @@ between the network and the socket. Back-pressure:
 * socket -> peer: when the next hop's mailbox is full the side pauses reading its
   socket until that mailbox took every pending Payload.
 
+Access control (abac.md §8): an outlet or inlet may carry an
+:class:`~ockam.services.access_control.AccessControl`.  An outlet checks the identity
+behind each Ping (from its secure channel) and drops refused ones without an answer; an
+inlet checks the outlet side's identity (``TcpInlet.peer``) for each client it accepts.
+An open portal connection with an access control checks it for every message it
+receives and for every Payload it sends, when the Payload leaves the node through a
+secure channel (Rust checks every message too, with a 1 s cache; here the decision is
+cached :data:`ACCESS_RECHECK_INTERVAL` seconds), so an expired credential or a changed
+policy closes the connection and drops what it still had queued, without telling the
+peer that is no longer allowed to receive anything.
+
 Departures from Rust 0.139, all recommended by the spec and invisible on the wire:
 an inlet connection whose Pong does not come within ``pong_timeout`` is closed (Rust
 waits forever), and a Pong that comes later is answered with Disconnect; an outlet that cannot reach its target answers Disconnect (a Rust
@@ -35,6 +46,7 @@ import contextlib
 import logging
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -42,6 +54,7 @@ from ..codec import bare
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import AlreadyExists, NotFound, OckamError, TransportError
+from ..identity import Identifier
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol.portal import (
@@ -59,8 +72,11 @@ from ..protocol.portal import (
     is_ping,
 )
 from ..transport.tcp import TcpTransport, parse_host_port
+from .access_control import AccessControl, message_identifier
+from .secure_channel import OUTGOING_CHECK
 
 __all__ = [
+    "ACCESS_RECHECK_INTERVAL",
     "CONNECT_TIMEOUT",
     "LATE_PONG_WAIT",
     "PONG_TIMEOUT",
@@ -86,6 +102,8 @@ PONG_TIMEOUT = 20.0
 LATE_PONG_WAIT = 60.0
 # Seconds an outlet waits for its target to accept a connection.
 CONNECT_TIMEOUT = 15.0
+# Seconds between two checks of the access control of an open portal connection.
+ACCESS_RECHECK_INTERVAL = 1.0
 
 _PAYLOAD_TAG = b"\x03"
 _DISCONNECT = encode_portal_message(Disconnect())
@@ -133,6 +151,12 @@ class PortalSide(asyncio.Protocol):
         self._socket_closed = False
         self._abandoned = False  # inlet client gone before the Pong
         self._early: list[bytes] = []  # read before the set-up finished (see data_received)
+        self._access: AccessControl | None = None  # checked while open (see guard)
+        self._peer: Identifier | None = None
+        self._access_timer: asyncio.TimerHandle | None = None
+        self._allowed_until = 0.0
+        self._is_allowed = True
+        self._payload_info: dict[str, Any] | None = None  # local info of guarded Payloads
 
     # -- state
     @property
@@ -168,9 +192,16 @@ class PortalSide(asyncio.Protocol):
                 self.conn.local_closed()
                 transport.close()
                 return
+            if inlet.access is not None and not inlet.access.decide(inlet.peer):
+                log.info("inlet %s: closing client %s (access refused)", inlet.name, self.peer)
+                self.conn.local_closed()
+                transport.close()
+                return
             self._register()
             self.generation = inlet.generation
             inlet.sides.add(self)
+            if inlet.access is not None:
+                self.guard(inlet.access, inlet.peer)
             ping = self.conn.ping()
             self._pong_timer = asyncio.get_running_loop().call_later(inlet.pong_timeout, self._pong_timeout)
             self._send(LocalMessage(route, Route((self.address,)), ping))
@@ -192,6 +223,15 @@ class PortalSide(asyncio.Protocol):
         assert self.remote_route is not None
         route = self.remote_route
         ret = Route((self.address,))
+        info = self._payload_info
+        if info is not None:
+            if not self._allowed():
+                return
+            guarded = memoryview(data)
+            for i in range(0, len(data), MAX_PAYLOAD_SIZE):
+                chunk = _payload_message(guarded[i : i + MAX_PAYLOAD_SIZE])
+                self._send(LocalMessage(route, ret, chunk, info))
+            return
         if len(data) <= MAX_PAYLOAD_SIZE:
             self._send(LocalMessage(route, ret, _payload_message(data)))
             return
@@ -239,6 +279,9 @@ class PortalSide(asyncio.Protocol):
         if self.inlet is not None:
             self.inlet.sides.discard(self)
         self.portals._forget(self)
+        if self._access_timer is not None:
+            self._access_timer.cancel()
+            self._access_timer = None
         if (awaiting_pong or self._abandoned) and self._pong_timer is not None and self.node.running:
             # The client left before the Pong: keep the address until the Pong comes (or
             # the timeout), to tell the outlet to close its target connection.
@@ -270,6 +313,8 @@ class PortalSide(asyncio.Protocol):
         await fut
 
     def _handle(self, msg: LocalMessage) -> None:
+        if self._access is not None and not self._allowed():
+            return  # refused (see guard)
         if len(msg.onward_route) != 1:
             log.warning("portal %s: dropping a message with unknown route %s", self.address, msg.onward_route)
             return
@@ -333,6 +378,45 @@ class PortalSide(asyncio.Protocol):
     def _register(self) -> None:
         self.node.register([self.address], self)
         self._registered = True
+
+    def guard(self, access: AccessControl, peer: Identifier | None) -> None:
+        """Let this connection serve ``peer`` only while ``access`` allows it (abac.md §8):
+        every message received, and every Payload when it leaves the node through a
+        secure channel (so that what is still queued when the access ends is dropped), is
+        checked, the decision being cached :data:`ACCESS_RECHECK_INTERVAL` seconds; a
+        timer re-checks idle connections.  A refusal closes the connection."""
+        self._access, self._peer = access, peer
+        self._allowed_until = 0.0
+        self._payload_info = {OUTGOING_CHECK: self._allowed}
+        if self._access_timer is None and not self._socket_closed:
+            loop = asyncio.get_running_loop()
+            self._access_timer = loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
+
+    def _allowed(self) -> bool:
+        """The (cached) decision of the access control; a refusal closes the connection."""
+        if not self._is_allowed:
+            return False
+        now = time.monotonic()
+        if now < self._allowed_until:
+            return True
+        access = self._access
+        if access is None or access.decide(self._peer):
+            self._allowed_until = now + ACCESS_RECHECK_INTERVAL
+            return True
+        self._is_allowed = False
+        log.warning("portal %s: access refused to %s; closing %s", self.address, self._peer, self.peer)
+        self._outq.clear()
+        self.route_lost()
+        return False
+
+    def _recheck_access(self) -> None:
+        self._access_timer = None
+        if self._socket_closed or not self.node.running:
+            return
+        self._allowed_until = 0.0
+        if self._allowed():
+            loop = asyncio.get_running_loop()
+            self._access_timer = loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
 
     def _finish(self) -> None:
         self.conn.closed()
@@ -460,13 +544,15 @@ def _peer_text(peer: Any) -> str:
 
 @dataclass
 class TcpOutlet:
-    """An outlet: a listener worker at ``address`` connecting each Ping to ``host:port``."""
+    """An outlet: a listener worker at ``address`` connecting each Ping to ``host:port``
+    (only the Pings whose sender ``access`` allows, when it is set)."""
 
     address: Address
     host: str
     port: int
     tls: bool = False
     connect_timeout: float = CONNECT_TIMEOUT
+    access: AccessControl | None = None
 
 
 class OutletListener(Worker):
@@ -483,9 +569,14 @@ class OutletListener(Worker):
         if not msg.return_route:
             log.warning("outlet %s: dropping a ping without return route", self.outlet.address)
             return
+        peer = None
+        if self.outlet.access is not None:
+            peer = message_identifier(msg)
+            if not self.outlet.access.decide(peer):
+                return  # refused (logged by the access control): no answer, as Rust
         # The rest of the onward route (if any) is ignored, as Rust does.
         self.portals.node.spawn(
-            self.portals._connect_outlet(self.outlet, msg.return_route),
+            self.portals._connect_outlet(self.outlet, msg.return_route, peer),
             name=f"outlet {self.outlet.address} connect",
         )
 
@@ -498,12 +589,16 @@ class TcpInlet:
     """An inlet: a TCP server; each client becomes a portal connection to ``route``.
 
     While ``route`` is None the inlet is *paused*: clients are accepted and closed at once.
+    With ``access``, a client is accepted only while ``peer`` (the outlet side's identity)
+    is allowed.
     """
 
     name: str
     bind_address: str
     route: Route | None = None
     pong_timeout: float = PONG_TIMEOUT
+    access: AccessControl | None = None
+    peer: Identifier | None = None
     processor_address: Address = field(default_factory=Address.random_local)
     server: asyncio.base_events.Server | None = field(default=None, repr=False)
     sides: set[PortalSide] = field(default_factory=set, repr=False)
@@ -561,13 +656,14 @@ class Portals:
         *,
         tls: bool = False,
         connect_timeout: float = CONNECT_TIMEOUT,
+        access: AccessControl | None = None,
     ) -> TcpOutlet:
         addr = Address.parse(address) if isinstance(address, str) else address
         if addr in self.outlets:
             raise AlreadyExists(f"A TCP outlet with address '{addr}' already exists")
         if self.node.has_address(addr):
             raise AlreadyExists(f"the address '{addr}' is already used on this node")
-        outlet = TcpOutlet(addr, host, port, tls, connect_timeout)
+        outlet = TcpOutlet(addr, host, port, tls, connect_timeout, access)
         await self.node.start_worker(addr, OutletListener(self, outlet))
         self.outlets[addr] = outlet
         return outlet
@@ -581,7 +677,9 @@ class Portals:
         await self.node.stop_worker(addr)
         return outlet
 
-    async def _connect_outlet(self, outlet: TcpOutlet, pong_route: Route) -> None:
+    async def _connect_outlet(
+        self, outlet: TcpOutlet, pong_route: Route, peer: Identifier | None = None
+    ) -> None:
         side = PortalSide(self, outlet=outlet)
         loop = asyncio.get_running_loop()
         ssl_ctx = ssl.create_default_context() if outlet.tls else None
@@ -613,6 +711,8 @@ class Portals:
             return
         # The Pong goes through the side's send queue, so that anything read from the
         # target (or a Disconnect) follows it.
+        if outlet.access is not None:
+            side.guard(outlet.access, peer)
         side.open(pong_route, side.conn.pong())
 
     async def _deliver_disconnect(self, route: Route, sender: Address) -> None:
@@ -627,12 +727,13 @@ class Portals:
         route: Route | None = None,
         *,
         pong_timeout: float = PONG_TIMEOUT,
+        access: AccessControl | None = None,
     ) -> TcpInlet:
         """Listen on ``bind`` (``host:port``, port 0 for any); ``route`` None = paused."""
         if name in self.inlets:
             raise AlreadyExists(f"A TCP inlet with alias '{name}' already exists")
         host, port = parse_host_port(bind)
-        inlet = TcpInlet(name, bind, route, pong_timeout)
+        inlet = TcpInlet(name, bind, route, pong_timeout, access=access)
         loop = asyncio.get_running_loop()
         try:
             server = await loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)

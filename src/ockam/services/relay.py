@@ -11,6 +11,10 @@ exists until R restarts), a registration for an existing name *replaces* the rel
 route and is answered, as Ockam's hosted (Elixir) relays do (relays.md §5.3): a node
 that reconnects gets its relay back at once. The newest registration wins.
 
+With an authority (relays.md §6), the service is given the node's ``relay`` access control
+(who may register at all) and the ``ockam-relay`` name check; refused registrations are
+dropped without an answer (logged, as Rust does).
+
 Registering node B: :func:`register_relay` starts a :class:`RemoteRelay` worker at a
 fresh ``main_remote`` address, sends the registration from it and waits for the answer.
 Keeping the relay alive (liveness pings, re-registration) is the job of the caller's
@@ -21,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import DecodeError, OckamError, ProtocolError, TimeoutError_
+from ..identity import Identifier
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol.relay import (
@@ -40,6 +46,7 @@ from ..protocol.relay import (
     registration_request,
     registration_service,
 )
+from .access_control import AccessControl, Decision, message_identifier
 
 __all__ = [
     "REGISTRATION_TIMEOUT",
@@ -107,10 +114,20 @@ class RelayService(Worker):
     """The relay service: start it at ``[forwarding_service, static_forwarding_service]``
     with :meth:`start`."""
 
-    def __init__(self, node: Node, prefix: str = RELAY_PREFIX) -> None:
+    def __init__(
+        self,
+        node: Node,
+        prefix: str = RELAY_PREFIX,
+        *,
+        access: AccessControl | None = None,
+        name_check: Callable[[Identifier | None, str], Decision] | None = None,
+    ) -> None:
         self.node = node
         self.prefix = prefix
         self.relays: dict[Address, Relay] = {}
+        # who may register (None: everyone), and which names (None: any)
+        self.access = access
+        self.name_check = name_check
 
     async def start(self, addresses: tuple[str, ...] = (RELAY_SERVICE, STATIC_RELAY_SERVICE)) -> RelayService:
         await self.node.start_worker(list(addresses), self)
@@ -122,6 +139,10 @@ class RelayService(Worker):
         except DecodeError as e:
             log.warning("relay service: dropping an invalid registration: %s", e)
             return
+        if self.access is not None and not self.access.check_message(msg):
+            return  # refused: logged by the access control
+        if self.name_check is not None and not self.name_check(message_identifier(msg), reg.name):
+            return  # refused: logged by the check
         ephemeral = parse_registration_request(msg.payload) is None
         relay = self.relays.get(reg.relay_address)
         if relay is not None:

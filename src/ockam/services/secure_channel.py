@@ -61,6 +61,7 @@ from ..protocol.secure_channel import (
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NODE_DEFAULT",
+    "OUTGOING_CHECK",
     "ChannelIdentity",
     "SecureChannel",
     "SecureChannelListener",
@@ -72,6 +73,11 @@ __all__ = [
 log = logging.getLogger("ockam.secure_channel")
 
 DEFAULT_TIMEOUT = 120.0
+
+#: ``local_info`` key of a message whose sender's access control must still allow it when
+#: it leaves through a channel: a callable returning False when the message is to be
+#: dropped (e.g. a portal connection whose peer lost its credential meanwhile).
+OUTGOING_CHECK = "outgoing_access_check"
 
 TrustPolicy = Callable[[Identifier], bool]
 
@@ -559,6 +565,9 @@ class _EncryptorWorker(Worker):
         self.decryptor = decryptor
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        check = msg.local_info.get(OUTGOING_CHECK)
+        if check is not None and not check():
+            return  # its sender's access control now refuses the peer (logged there)
         enc = self.decryptor.encryptor
         if enc is None:
             log.warning("dropping a message for secure channel %s: not established", self.channel.encryptor)

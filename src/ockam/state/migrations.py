@@ -170,3 +170,76 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        4,
+        "create project, space and enrollment tables",
+        """
+        CREATE TABLE project (
+            project_id TEXT PRIMARY KEY,
+            project_name TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0,
+            space_id TEXT NOT NULL,
+            space_name TEXT NOT NULL,
+            project_identifier TEXT,
+            access_route TEXT NOT NULL,
+            authority_change_history TEXT,
+            authority_access_route TEXT,
+            version TEXT,
+            running INTEGER,
+            operation_id TEXT,
+            project_change_history TEXT,
+            -- JSON arrays of the project record (e-mails, user roles)
+            users TEXT NOT NULL DEFAULT '[]',
+            user_roles TEXT NOT NULL DEFAULT '[]',
+            -- JSON objects of the add-on configurations (NULL: none)
+            okta_config TEXT,
+            kafka_config TEXT,
+            -- a project hosted on this machine (``ockam enroll``): the names of its
+            -- authority node and project node (NULL for imported projects)
+            authority_node TEXT,
+            project_node TEXT
+        );
+        CREATE TABLE space (
+            space_id TEXT PRIMARY KEY,
+            space_name TEXT NOT NULL,
+            is_default INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE identity_enrollment (
+            identifier TEXT NOT NULL UNIQUE,
+            enrolled_at INTEGER NOT NULL,
+            email TEXT
+        );
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        5,
+        "create policy tables",
+        """
+        CREATE TABLE resource (
+            resource_name TEXT NOT NULL,
+            resource_type TEXT NOT NULL,
+            node_name TEXT NOT NULL,
+            UNIQUE (node_name, resource_name, resource_type)
+        );
+        CREATE TABLE resource_policy (
+            resource_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            expression TEXT NOT NULL,
+            node_name TEXT NOT NULL,
+            UNIQUE (node_name, resource_name, action)
+        );
+        CREATE TABLE resource_type_policy (
+            resource_type TEXT NOT NULL,
+            action TEXT NOT NULL,
+            expression TEXT NOT NULL,
+            node_name TEXT NOT NULL,
+            UNIQUE (node_name, resource_type, action)
+        );
+        """,
+    )
+)

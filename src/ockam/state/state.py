@@ -60,6 +60,12 @@ class NodeInfo:
     http_server_address: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def hosts_project(self) -> str | None:
+        """The local project this node hosts (as its authority or project node), if any."""
+        value = self.settings.get("hosts_project")
+        return value if isinstance(value, str) and value else None
+
     # -- process
     def status(self) -> str:
         """``running``, ``zombie`` or ``stopped`` (from the stored pid)."""
@@ -219,8 +225,9 @@ class State:
         settings: dict[str, Any] | None = None,
     ) -> NodeInfo:
         """Insert or update a node.  The node is the default one if it already was, or if
-        there is no default node yet.  Unset (None) addresses and settings keep their stored
-        values when the node already exists."""
+        there is no default node yet, unless it hosts a local project (its settings name
+        it in ``hosts_project``): those nodes are never made the default.  Unset (None)
+        addresses and settings keep their stored values when the node already exists."""
         with self.db.transaction():
             existing = self.get_node(name)
             has_default = self.db.query_one("SELECT 1 FROM node WHERE is_default = 1 AND name <> ?", (name,))
@@ -232,6 +239,8 @@ class State:
                     http_server_address = existing.http_server_address
                 if settings is None:
                     settings = existing.settings
+            if settings and settings.get("hosts_project"):
+                is_default = False
             self.db.execute(
                 "INSERT INTO node (name, identifier, verbosity, is_default, is_authority,"
                 " tcp_listener_address, pid, http_server_address, settings)"
@@ -305,7 +314,7 @@ class State:
 
     def remove_node(self, name: str) -> None:
         """Delete the node's rows and its ``nodes/<name>`` directory; if it existed, the
-        oldest remaining node becomes the default one."""
+        oldest remaining node that hosts no local project becomes the default one."""
         with self.db.transaction():
             if self.get_node(name) is not None:
                 self.db.execute("DELETE FROM node WHERE name = ?", (name,))
@@ -313,9 +322,9 @@ class State:
                 for table in _NODE_SCOPED_TABLES:
                     if self.db.table_exists(table):
                         self.db.execute(f"DELETE FROM {table} WHERE node_name = ?", (name,))
-                first = self.db.query_one("SELECT name FROM node ORDER BY rowid LIMIT 1")
+                first = next((n for n in self.list_nodes() if not n.hosts_project), None)
                 if first is not None:
-                    self.db.execute("UPDATE node SET is_default = (name = ?)", (first["name"],))
+                    self.db.execute("UPDATE node SET is_default = (name = ?)", (first.name,))
         shutil.rmtree(self.node_dir(name), ignore_errors=True)
 
     def delete_node(self, name: str) -> None:

@@ -22,8 +22,7 @@ from ..codec.address import TCP, Address
 from ..errors import InvalidArgument, OckamError, ProtocolError, TransportError
 from ..node.message import LocalMessage
 from ..node.runtime import Node
-from ..protocol.tcp_framing import VERSION_BYTE, FrameReader, encode_frame
-from ..protocol.transport_message import TransportMessage
+from ..protocol.tcp_framing import VERSION_BYTE, FrameReader, frame_head
 
 __all__ = ["TcpConnection", "TcpListener", "TcpTransport", "parse_host_port"]
 
@@ -199,13 +198,15 @@ class _Connection(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             log.warning("dropping message for closed connection %s", self.info.sender if self.info else "?")
             return
+        payload = msg.payload
         try:
-            frame = encode_frame(TransportMessage(msg.onward_route.step(), msg.return_route, msg.payload))
+            head = frame_head(msg.onward_route.step(), msg.return_route, len(payload))
         except OckamError as e:
             log.warning("closing connection: %s", e)
             self.close()
             return
-        self.transport.write(frame)
+        # one system call (writev) and no copy of the payload with uvloop
+        self.transport.writelines((head, payload))
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
