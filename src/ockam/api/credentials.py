@@ -124,11 +124,10 @@ def verify_credential_text(
         credential = CredentialAndPurposeKey.decode_hex(text)
     except (OckamError, ValueError) as e:
         raise IdentityError(f"it is not a hex-encoded credential ({e})") from None
-    issuer_identity = known_identity(state, issuer)
-    if issuer_identity is None:
+    if known_identity(state, issuer) is None:
         raise IdentityError(f"the issuer {issuer} is not a known identity")
     try:
-        verified = verify_credential(credential, {issuer: issuer_identity}, [issuer], now=now)
+        verified = verify_credential(credential, lambda i: known_identity(state, i), [issuer], now=now)
     except OckamError as e:
         raise IdentityError(str(e)) from None
     return credential, verified

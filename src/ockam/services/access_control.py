@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from ..abac import (
     HANDLE_MESSAGE,
     SUBJECT_HAS_CREDENTIAL,
+    SUBJECT_IDENTIFIER,
     Bool,
     Expr,
     Ident,
@@ -226,6 +227,10 @@ class PolicyAccessControl(AccessControl):
         names = _subject_names(expr)
         if self.authority is None and SUBJECT_HAS_CREDENTIAL in names:
             return "no authority is configured on this node, so no credential can count"
+        from_credentials = [n for n in names if n not in (SUBJECT_HAS_CREDENTIAL, SUBJECT_IDENTIFIER)]
+        if self.authority is None and from_credentials and all(n not in env for n in from_credentials):
+            wanted = ", ".join(from_credentials)
+            return f"no authority is configured on this node, so it knows no credential attributes ({wanted})"
         if self.authority is not None and env.get(SUBJECT_HAS_CREDENTIAL) == Bool(False):
             return f"{identifier} has no valid credential from the authority {self.authority}"
         reasons: list[str] = []
