@@ -70,7 +70,7 @@ def start_uppercase(ctx: click.Context, addr: str, node: str | None) -> None:
 
 
 def _service_items(body: Any) -> list[dict[str, Any]]:
-    from ..api.cli_views import service_status_json
+    from ..api.views import service_status_json
 
     return [service_status_json(s) for s in body] if isinstance(body, list) else []
 
@@ -99,7 +99,7 @@ def worker() -> None:
 @node_name_option(help="Node at which to lookup workers.")
 @click.pass_context
 def worker_list(ctx: click.Context, node: str | None) -> None:
-    from ..api.cli_views import worker_list as workers_of
+    from ..api.views import worker_list as workers_of
     from ..api.client import NodeClient
 
     client = NodeClient.for_node(open_state(ctx), node)

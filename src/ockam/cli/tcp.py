@@ -32,7 +32,7 @@ def _client(ctx: click.Context, node: str | None) -> Any:
 
 
 def _transports(body: Any) -> list[dict[str, Any]]:
-    from ..api.cli_views import transport_status_json
+    from ..api.views import transport_status_json
 
     return [transport_status_json(t) for t in body] if isinstance(body, list) else []
 
@@ -50,7 +50,7 @@ def tcp_listener() -> None:
 @node_name_option(help="Node at which to create the listener.")
 @click.pass_context
 def tcp_listener_create(ctx: click.Context, address: str, node: str | None) -> None:
-    from ..api.cli_views import transport_status_json
+    from ..api.views import transport_status_json
     from .resolve import initialize_default_node
 
     term = terminal(ctx)
@@ -78,7 +78,7 @@ def tcp_listener_list(ctx: click.Context, node: str | None) -> None:
 @node_name_option()
 @click.pass_context
 def tcp_listener_show(ctx: click.Context, address: str, node: str | None) -> None:
-    from ..api.cli_views import transport_status_json
+    from ..api.views import transport_status_json
 
     client = _client(ctx, node)
     status = transport_status_json(client.ask("GET", f"/node/tcp/listener/{address}"))
@@ -118,7 +118,7 @@ def tcp_connection() -> None:
 @click.option("-t", "--to", "address", required=True, metavar="ADDRESS", help="The address to connect to.")
 @click.pass_context
 def tcp_connection_create(ctx: click.Context, node: str | None, address: str) -> None:
-    from ..api.cli_views import transport_status_json
+    from ..api.views import transport_status_json
     from .resolve import initialize_default_node
 
     term = terminal(ctx)
@@ -152,7 +152,7 @@ def tcp_connection_list(ctx: click.Context, node: str | None) -> None:
 @node_name_option()
 @click.pass_context
 def tcp_connection_show(ctx: click.Context, address: str, node: str | None) -> None:
-    from ..api.cli_views import transport_status_json
+    from ..api.views import transport_status_json
 
     client = _client(ctx, node)
     t = transport_status_json(client.ask("GET", f"/node/tcp/connection/{address}"))
