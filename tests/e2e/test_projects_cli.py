@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import Ockam
+from .test_portals_cli import postgres  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.e2e
 
@@ -450,3 +451,57 @@ def test_node_create_trust_options(ockam: Ockam) -> None:
     assert "project" in ockam.fail("node", "create", "n", "--project", "nope")
     line = ockam.fail("node", "create", "n", "--authority-route", "/dnsaddr/localhost/tcp/1/service/api")
     assert "authority identity is unknown" in line
+
+
+# -- seed 001: the documentation's short commands ------------------------------------------
+
+
+def _psql_select_1(port: int) -> str:
+    """``psql --host localhost --port <port> -c 'SELECT 1'`` (as ``postgres``, unaligned)."""
+    argv = ["psql", "-X", "-A", "-t", "-U", "postgres", "-d", "postgres"]
+    proc = subprocess.run(
+        [*argv, "-h", "localhost", "-p", str(port), "-c", "SELECT 1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PGCONNECT_TIMEOUT": "10"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+@pytest.mark.parametrize("homes", ["one home", "two homes"])
+def test_seed_001_short_commands(
+    homes: str,
+    ockam: Ockam,
+    other_home: Ockam,
+    postgres: int,  # noqa: F811  (the fixture imported above)
+) -> None:
+    """`tcp-outlet create --to <port>`, `relay create postgres`, then `tcp-inlet create --from
+    <port> --to postgres` reaches the outlet through relay `forward_to_postgres` (the node
+    finds the relay), in the same home or in another one joined by a project ticket."""
+    server = ockam
+    server.home.mkdir(parents=True, exist_ok=True)
+    try:
+        server.ok("enroll", timeout=120)
+        client = server
+        if homes == "two homes":
+            ticket = server.ok("project", "ticket").strip()
+            other_home.ok("project", "enroll", ticket, timeout=120)
+            client = other_home
+        server.ok("tcp-outlet", "create", "--to", str(postgres))
+        server.ok("relay", "create", "postgres")
+        inlet = free_port()
+        client.ok("tcp-inlet", "create", "--from", str(inlet), "--to", "postgres")
+        [created] = json.loads(client.ok("tcp-inlet", "list", "--output", "json"))
+        assert (
+            created["outlet_addr"] == "/project/default/service/forward_to_postgres/secure/api/service/outlet"
+        )
+        assert _psql_select_1(inlet) == "1"
+        # without such a relay, a name keeps the Rust meaning: an outlet behind relay `default`
+        client.ok("tcp-inlet", "create", "--to", "db", "--alias", "rust", "--no-connection-wait")
+        rust = json.loads(client.ok("tcp-inlet", "show", "rust", "--output", "json"))
+        assert rust["outlet_addr"] == "/project/default/service/forward_to_default/secure/api/service/db"
+    finally:
+        reset(server)

@@ -116,6 +116,24 @@ def test_inlet_to_with_a_default_project(state: State) -> None:
         parse_inlet_to(state, "myoutlet", "myrelay")
         == "/project/p1/service/forward_to_myrelay/secure/api/service/myoutlet"
     )
+    # a plain name is relay forward_to_<name> when that relay answers (no --via)
+    relays = {("p1", "postgres")}
+
+    def exists(project: str, name: str) -> bool:
+        return (project, name) in relays
+
+    assert (
+        parse_inlet_to(state, "postgres", None, exists)
+        == "/project/p1/service/forward_to_postgres/secure/api/service/outlet"
+    )
+    assert (
+        parse_inlet_to(state, "myoutlet", None, exists)
+        == "/project/p1/service/forward_to_default/secure/api/service/myoutlet"
+    )
+    assert (
+        parse_inlet_to(state, "postgres", "myrelay", exists)
+        == "/project/p1/service/forward_to_myrelay/secure/api/service/postgres"
+    )
     full = "/project/p2/service/forward_to_n1/secure/api/service/myoutlet"
     assert parse_inlet_to(state, full, None) == full
     with pytest.raises(InvalidArgument):

@@ -33,6 +33,9 @@ __all__ = ["NODE_MANAGER_ADDRESS", "NodeManager", "NodeInfo"]
 log = logging.getLogger("ockam.api")
 
 NODE_MANAGER_ADDRESS = "_internal.nodemanager"
+# How long `POST v0/message` waits for the reply (its client stops waiting sooner or later;
+# an unanswered message must not keep the handler forever).
+SEND_MESSAGE_TIMEOUT = 60.0
 SERVICE_KINDS: dict[str, type[Worker]] = {"echo": Echo, "uppercase": Uppercase, "hop": Hop}
 _SERVICE_LABEL = {"echo": "echoer", "uppercase": "uppercase", "hop": "hop"}
 
@@ -306,7 +309,9 @@ class NodeManager(Worker):
     async def send_message(self, req: Request, params: list[str]) -> Response:
         body = models.SendMessage.from_cbor(req.body)
         try:
-            reply = await send_message(self.node, self.tcp, body.route, body.message, self.secure_hook)
+            reply = await send_message(
+                self.node, self.tcp, body.route, body.message, self.secure_hook, SEND_MESSAGE_TIMEOUT
+            )
         except OckamError as e:
             return fail(req, 500, f"Failed to send message: {e}")
         return ok(ByteList(reply))

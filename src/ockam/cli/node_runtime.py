@@ -486,8 +486,8 @@ def is_node_up(client: NodeClient, timeout: float = 2.0) -> bool:
 def get_node_resources(state: State, name: str, wait: bool = False) -> dict[str, Any]:
     """The JSON view of ``GET /node/resources``, or the empty resources of a node that does
     not answer."""
-    from ..api.views import empty_node_resources, node_resources_json
     from ..api.client import NodeClient
+    from ..api.views import empty_node_resources, node_resources_json
 
     node = state.require_node(name)
     if node.tcp_listener_address and node.is_running and not node.is_authority:

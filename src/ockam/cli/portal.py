@@ -4,6 +4,7 @@ portals.md §9)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -27,6 +28,8 @@ DEFAULT_INLET_TO = (
     "/project/<default_project_name>/service/forward_to_<default_relay_name>"
     "/secure/api/service/<default_service_name>"
 )
+# How long `tcp-inlet create --to NAME` waits for an echo through relay `forward_to_NAME`.
+RELAY_PROBE_TIMEOUT = 5.0
 # Retries of an inlet creation that the node answers with a non-OK status other than 400
 # (the Rust CLI retries forever; a bound keeps a broken node from hanging scripts).
 MAX_INLET_ATTEMPTS = 10
@@ -310,10 +313,17 @@ def _port_is_free_guard(listen: HostnamePort) -> None:
             raise TransportError(f"Another process is already listening on port {listen.port}!") from None
 
 
-def parse_inlet_to(state: State, to: str, via: str | None) -> str:
+def parse_inlet_to(
+    state: State, to: str, via: str | None, relay_exists: Callable[[str, str], bool] | None = None
+) -> str:
     """The ``--to`` multiaddr of ``tcp-inlet create``: a route, or an outlet service name
     inside the default project route through relay ``--via`` (``default``); ``/node/<n>``
-    replaced by the node's TCP address."""
+    replaced by the node's TCP address.
+
+    A plain name N without ``--via`` is, as in Rust, the outlet N behind relay ``default``,
+    unless ``relay_exists(project, N)`` says that the project has a relay ``forward_to_N``:
+    then it is the outlet ``outlet`` behind that relay (the documentation's
+    ``tcp-inlet create --to postgres`` after ``relay create postgres``)."""
     from ..codec.multiaddr import MultiAddr
     from ..errors import InvalidArgument, OckamError
     from .resolve import clean_nodes_multiaddr
@@ -339,12 +349,42 @@ def parse_inlet_to(state: State, to: str, via: str | None) -> str:
                 raise InvalidArgument(f"Invalid route for '--to': {parse_error}")
             raise InvalidArgument("invalid value for '--to': No projects found")
         to = to.replace("<default_project_name>", project)
+        if (
+            parse_error is not None
+            and via is None
+            and relay_exists is not None
+            and service
+            and "/" not in service
+            and relay_exists(project, service)
+        ):
+            relay, service = service, "outlet"
     to = to.replace("<default_relay_name>", relay).replace("<default_service_name>", service)
     try:
         maddr = MultiAddr.parse(to)
     except OckamError as e:
         raise InvalidArgument(f"Invalid route for '--to': {e}") from None
     return str(clean_nodes_multiaddr(maddr, state))
+
+
+def _relay_probe(client: NodeClient, timeout: float) -> Callable[[str, str], bool]:
+    """Whether relay ``forward_to_<name>`` of project ``<project>`` exists: the node sends
+    an echo through it, over an end-to-end secure channel (``/secure/api/service/echo``,
+    the echoer and the relay are for project members), and a reply comes within
+    ``timeout``."""
+
+    def exists(project: str, name: str) -> bool:
+        from ..errors import OckamError
+        from ..protocol.api_models import SendMessage, bytes_from_list
+
+        route = f"/project/{project}/service/forward_to_{name}/secure/api/service/echo"
+        probe = SendMessage(route, b"ockam-relay-probe")
+        try:
+            reply = client.ask("POST", "v0/message", probe.to_cbor(), timeout=timeout + 1.0)
+            return bytes_from_list(reply) == b"ockam-relay-probe"
+        except OckamError:
+            return False
+
+    return exists
 
 
 def _inlet_plain_line(s: dict[str, Any]) -> str:
@@ -380,7 +420,12 @@ def _inlet_plain_line(s: dict[str, Any]) -> str:
     "to",
     default=DEFAULT_INLET_TO,
     metavar="ROUTE",
-    help="Route to a TCP Outlet, or the name of the outlet service behind a project relay.",
+    help=(
+        "Route to a TCP Outlet, or a name N. Without --via, N is the relay N when the default"
+        " project has a relay forward_to_N that answers an echo (the outlet 'outlet' behind it,"
+        " as after 'relay create N'); otherwise, as in Rust, the outlet service N behind the"
+        " relay 'default'."
+    ),
 )
 @click.option("--via", default=None, metavar="RELAY_NAME", help="Relay used with an outlet service name.")
 @click.option("--identity", default=None, metavar="IDENTITY_NAME", help="Identity for the secure channel.")
@@ -445,7 +490,8 @@ def inlet_create(
     initialize_default_node(state, term)
 
     _port_is_free_guard(from_)
-    outlet_addr = parse_inlet_to(state, to, via)
+    client = _client(ctx, node, timeout)
+    outlet_addr = parse_inlet_to(state, to, via, _relay_probe(client, min(timeout, RELAY_PROBE_TIMEOUT)))
     maddr = MultiAddr.parse(outlet_addr)
     if maddr and maddr[0].protocol == "project" and authorized_id is not None:
         raise InvalidArgument("--authorized can not be used with project addresses")
@@ -462,7 +508,6 @@ def inlet_create(
         channel_identifier = _identifier_bytes(Identities(state).require(identity).identifier)
     alias = alias if alias is not None else random_name()
 
-    client = _client(ctx, node, timeout)
     request = CreateInlet(
         listen_addr=from_,
         outlet_addr=maddr,

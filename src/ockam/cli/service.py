@@ -99,8 +99,8 @@ def worker() -> None:
 @node_name_option(help="Node at which to lookup workers.")
 @click.pass_context
 def worker_list(ctx: click.Context, node: str | None) -> None:
-    from ..api.views import worker_list as workers_of
     from ..api.client import NodeClient
+    from ..api.views import worker_list as workers_of
 
     client = NodeClient.for_node(open_state(ctx), node)
     workers = workers_of(client.ask("GET", "/node/workers"))
