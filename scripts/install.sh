@@ -5,10 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
+# (iperf3, stunnel4, ssh and sshd: the competitors of bench/portal.py)
 for pair in curl:curl jq:jq ps:procps netstat:net-tools ip:iproute2 socat:socat psql:postgresql-client \
-            pg_ctlcluster:postgresql; do
+            pg_ctlcluster:postgresql iperf3:iperf3 stunnel4:stunnel4 ssh:openssh-client \
+            sshd:openssh-server; do
   cmd=${pair%%:*} pkg=${pair#*:}
-  command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -234,3 +234,16 @@ def test_plaintext_decoder_only_raises_decode_errors(data: bytes) -> None:
         decode_plaintext(data)
     except DecodeError:
         pass
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.binary(max_size=300)), max_size=8))
+def test_payload_encoder_matches_encode_plaintext(messages: list[tuple[int, int, bytes]]) -> None:
+    from ockam.protocol.secure_channel import PayloadEncoder
+
+    # a few Route objects, reused (the cache is by identity) and replaced
+    onwards = [route("channel", "outlet"), route("channel"), route("channel", "a", "b")]
+    returns = [route("side"), route(), route("x", "y")]
+    encoder = PayloadEncoder()
+    for o, r, payload in messages:
+        expected = encode_plaintext(PayloadMessage(onwards[o].step(), returns[r], payload))
+        assert encoder.encode(onwards[o], returns[r], payload) == expected

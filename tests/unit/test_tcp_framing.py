@@ -77,3 +77,14 @@ def test_large_frames_straddling_reads() -> None:
             got += reader.receive_data(stream[i : i + size])
         assert got == msgs
         assert reader.buffered == 0
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 1), st.integers(0, 70_000)), max_size=8))
+def test_frame_heads_match_frame_head(messages: list[tuple[int, int, int]]) -> None:
+    from ockam.protocol.tcp_framing import FrameHeads, frame_head
+
+    onwards = [route("conn", "a"), route("conn"), route("conn", "a", "b")]
+    returns = [route("back"), route()]
+    heads = FrameHeads()
+    for o, r, length in messages:
+        assert heads.head(onwards[o], returns[r], length) == frame_head(onwards[o].step(), returns[r], length)

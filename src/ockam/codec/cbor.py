@@ -94,14 +94,14 @@ def encode(value: Any) -> bytes:
 _MAX_DEPTH = 64
 
 
-def decode_length(data: bytes, pos: int) -> tuple[int, int]:
+def decode_length(data: bytes | bytearray | memoryview, pos: int) -> tuple[int, int]:
     """The argument of the head at ``pos`` and the position after the head."""
     if pos >= len(data):
         raise DecodeError("truncated CBOR")
     return _read_arg(data, pos + 1, data[pos] & 0x1F)
 
 
-def _read_arg(data: bytes, pos: int, info: int) -> tuple[int, int]:
+def _read_arg(data: bytes | bytearray | memoryview, pos: int, info: int) -> tuple[int, int]:
     if info < 24:
         return info, pos
     size = {24: 1, 25: 2, 26: 4, 27: 8}.get(info)
@@ -206,7 +206,7 @@ def _hashable(key: Any) -> Any:
     return key
 
 
-def decode_prefix(data: bytes, pos: int = 0) -> tuple[Any, int]:
+def decode_prefix(data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[Any, int]:
     """Decode one CBOR item starting at ``pos``; return it and the position after it."""
     return _dec(bytes(data) if not isinstance(data, bytes) else data, pos, 0)
 

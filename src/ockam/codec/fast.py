@@ -44,7 +44,7 @@ def encode_route(route: Route) -> bytes:
     return cbor.encode_head(4, len(addresses)) + b"".join([_encode_address(a) for a in addresses])
 
 
-def _head(data: bytes, pos: int, major: int) -> tuple[int, int] | None:
+def _head(data: bytes | bytearray | memoryview, pos: int, major: int) -> tuple[int, int] | None:
     """Read a definite head of ``major`` with a shortest-form argument; None if unusual."""
     if pos >= len(data):
         raise DecodeError("truncated CBOR")
@@ -61,31 +61,83 @@ def _head(data: bytes, pos: int, major: int) -> tuple[int, int] | None:
     return None
 
 
-def decode_route(data: bytes, pos: int) -> tuple[Route, int]:
-    head = _head(data, pos, 4)
-    if head is None:
+_ROUTE_CACHE: dict[bytes, Route] = {}
+
+
+def decode_route(data: bytes | bytearray | memoryview, pos: int) -> tuple[Route, int]:
+    end = _route_end(data, pos)
+    if end < 0:  # an unusual shape: the generic decoder
         obj, end = cbor.decode_prefix(data, pos)
         return Route.from_cbor(obj), end
+    # The routes of a flow repeat in every message: decode each one once.
+    key = bytes(data[pos:end])
+    route = _ROUTE_CACHE.get(key)
+    if route is None:
+        route = _decode_route(data, pos)
+        if len(_ROUTE_CACHE) >= _CACHE_LIMIT:
+            _ROUTE_CACHE.clear()
+        _ROUTE_CACHE[key] = route
+    return route, end
+
+
+def _route_end(data: bytes | bytearray | memoryview, pos: int) -> int:
+    """Where the route encoded at ``pos`` ends (-1 for a shape that :func:`_decode_route`
+    does not read: wide heads, other types, a transport type above 255)."""
+    size = len(data)
+    if pos >= size:
+        raise DecodeError("truncated CBOR")
+    b = data[pos]
+    if not 0x80 <= b <= 0x98:
+        return -1
+    p = pos + 1
+    if b == 0x98:
+        if p >= size:
+            return -1
+        count = data[p]
+        p += 1
+    else:
+        count = b - 0x80
+    for _ in range(count):
+        if p + 2 >= size or data[p] != 0x82:
+            return -1
+        t = data[p + 1]
+        if t <= 0x17:
+            p += 2
+        elif t == 0x18:
+            p += 3
+        else:
+            return -1
+        if p >= size:
+            return -1
+        h = data[p]
+        if 0x40 <= h <= 0x57:
+            p += 1 + h - 0x40
+        elif h == 0x58 and p + 1 < size:
+            p += 2 + data[p + 1]
+        elif h == 0x59 and p + 2 < size:
+            p += 3 + ((data[p + 1] << 8) | data[p + 2])
+        else:
+            return -1
+        if p > size:
+            raise DecodeError("truncated CBOR string")
+    return p
+
+
+def _decode_route(data: bytes | bytearray | memoryview, pos: int) -> Route:
+    """The route at ``pos``, whose shape :func:`_route_end` checked."""
+    head = _head(data, pos, 4)
+    assert head is not None
     count, p = head
     addresses = []
     for _ in range(count):
-        if p >= len(data) or data[p] != 0x82:
-            obj, end = cbor.decode_prefix(data, pos)
-            return Route.from_cbor(obj), end
         tt = _head(data, p + 1, 0)
-        if tt is None or tt[0] > 255:
-            obj, end = cbor.decode_prefix(data, pos)
-            return Route.from_cbor(obj), end
+        assert tt is not None
         ln = _head(data, tt[1], 2)
-        if ln is None:
-            obj, end = cbor.decode_prefix(data, pos)
-            return Route.from_cbor(obj), end
+        assert ln is not None
         end = ln[1] + ln[0]
-        if end > len(data):
-            raise DecodeError("truncated CBOR string")
         addresses.append(Address(tt[0], bytes(data[ln[1] : end])))
         p = end
-    return Route(addresses), p
+    return Route(addresses)
 
 
 def decode_bytes(data: bytes, pos: int) -> tuple[bytes, int]:

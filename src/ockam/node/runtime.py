@@ -20,7 +20,7 @@ from ..codec.route import Route
 from ..errors import AddressNotFound, OckamError, RouteError, TimeoutError_
 from .message import LocalMessage
 
-__all__ = ["Context", "Mailbox", "Node", "QueueMailbox", "Worker", "run"]
+__all__ = ["Context", "DirectMailbox", "Mailbox", "Node", "QueueMailbox", "Worker", "run"]
 
 T = TypeVar("T")
 
@@ -61,6 +61,53 @@ class QueueMailbox:
         await self.queue.put(msg)
 
 
+class DirectMailbox(QueueMailbox):
+    """The mailbox of a worker with a :meth:`Worker.handle_message_now`: while the worker
+    is idle and nothing waits in the queue, a message is handled in the sender's call (no
+    task switch: the data path of secure channels); otherwise it is queued, in order."""
+
+    __slots__ = ("busy", "ctx", "node", "pending", "worker")
+
+    def __init__(self, node: Node, worker: Worker, size: int, allow_remote: bool) -> None:
+        super().__init__(size, allow_remote)
+        self.node = node
+        self.worker = worker
+        self.ctx: Context | None = None
+        self.busy = False  # handling a message (either way)
+        # the end of a message started by handle_message_now: later ones wait for it
+        self.pending: asyncio.Task[None] | None = None
+
+    def put_nowait(self, msg: LocalMessage) -> bool:
+        ctx = self.ctx
+        if self.busy or self.pending is not None or self.queue.qsize() or ctx is None:
+            return super().put_nowait(msg)
+        self.busy = True
+        try:
+            result = self.worker.handle_message_now(ctx, msg)
+        except OckamError as e:
+            log.warning("worker %s: %s", ctx.address, e)
+            return True
+        except Exception:
+            log.exception("worker %s failed on a message", ctx.address)
+            return True
+        finally:
+            self.busy = False
+        if result is True:
+            return True
+        if result is False:
+            return super().put_nowait(msg)
+        self.pending = self.node.spawn(self._finish(ctx, result), name=f"worker {ctx.address} send")
+        return True
+
+    async def _finish(self, ctx: Context, rest: Awaitable[None]) -> None:
+        try:
+            await rest
+        except OckamError as e:
+            log.warning("worker %s: %s", ctx.address, e)
+        finally:
+            self.pending = None
+
+
 class Worker:
     """Base class of workers: override :meth:`handle_message`.
 
@@ -74,6 +121,14 @@ class Worker:
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
         raise NotImplementedError
+
+    def handle_message_now(self, ctx: Context, msg: LocalMessage) -> bool | Awaitable[None]:
+        """Optional, for workers on a data path: handle ``msg`` at once, in the sender's
+        call.  True: handled; False: not now (it goes to :meth:`handle_message` in turn);
+        an awaitable: started, to be finished (awaited) before the next message.  Only
+        called while the worker is idle and its queue is empty, so the order is kept.
+        Workers whose class overrides it get a :class:`DirectMailbox`."""
+        return False
 
     async def shutdown(self, ctx: Context) -> None:
         """Called once when the worker stops."""
@@ -174,7 +229,12 @@ class Node:
     ) -> Context:
         """Start ``worker`` at one or more addresses; return its context."""
         addrs = _addresses(address)
-        mailbox = QueueMailbox(mailbox_size, allow_remote)
+        direct = type(worker).handle_message_now is not Worker.handle_message_now
+        mailbox = (
+            DirectMailbox(self, worker, mailbox_size, allow_remote)
+            if direct
+            else QueueMailbox(mailbox_size, allow_remote)
+        )
         self.register(addrs, mailbox)
         ctx = Context(self, addrs[0], mailbox, addrs)
         worker.ctx = ctx
@@ -183,16 +243,24 @@ class Node:
         except BaseException:
             self.unregister(addrs)
             raise
+        if isinstance(mailbox, DirectMailbox):
+            mailbox.ctx = ctx  # from now on, messages may be handled at once
         task = self.spawn(self._run_worker(worker, ctx, mailbox), name=f"worker {addrs[0]}")
         self._workers[addrs[0]] = (worker, task, tuple(addrs))
         return ctx
 
     async def _run_worker(self, worker: Worker, ctx: Context, mailbox: QueueMailbox) -> None:
         queue = mailbox.queue
+        direct = mailbox if isinstance(mailbox, DirectMailbox) else None
         try:
             while True:
                 msg = await queue.get()
                 try:
+                    if direct is not None:
+                        direct.busy = True
+                        if direct.pending is not None:  # a message started before this one
+                            with contextlib.suppress(Exception):
+                                await asyncio.shield(direct.pending)
                     await worker.handle_message(ctx, msg)
                 except asyncio.CancelledError:
                     raise
@@ -200,6 +268,9 @@ class Node:
                     log.warning("worker %s: %s", ctx.address, e)
                 except Exception:
                     log.exception("worker %s failed on a message", ctx.address)
+                finally:
+                    if direct is not None:
+                        direct.busy = False
         finally:
             with contextlib.suppress(Exception):
                 await asyncio.shield(worker.shutdown(ctx))

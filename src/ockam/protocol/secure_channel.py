@@ -38,6 +38,7 @@ __all__ = [
     "Decryptor",
     "Encryptor",
     "NonceTracker",
+    "PayloadEncoder",
     "PayloadMessage",
     "RefreshCredentialsMessage",
     "SecureChannelMessage",
@@ -267,6 +268,29 @@ def encode_plaintext(message: SecureChannelMessage, padding: bytes = b"") -> byt
     else:
         body = [2, []]
     return cbor.encode([body, padding])
+
+
+class PayloadEncoder:
+    """``encode_plaintext(PayloadMessage(onward.step(), ret, payload))`` for a stream of
+    messages, reusing the encoded routes while the same ``Route`` objects come (the
+    data path of a channel: the routes of a flow are the same objects every time)."""
+
+    __slots__ = ("_head", "_onward", "_ret")
+
+    def __init__(self) -> None:
+        self._onward: Route | None = None
+        self._ret: Route | None = None
+        self._head = b""
+
+    def encode(self, onward: Route, ret: Route, payload: bytes) -> bytes:
+        """The plaintext of a payload sent along ``onward`` without its first hop (the
+        channel's own address) with return route ``ret``."""
+        if onward is not self._onward or ret is not self._ret:
+            self._head = b"".join(
+                (b"\x82\x82\x00\x81\x83", fast.encode_route(onward.step()), fast.encode_route(ret))
+            )
+            self._onward, self._ret = onward, ret
+        return b"".join((self._head, fast.encode_bytes_head(len(payload)), payload, b"\x40"))
 
 
 def decode_plaintext(data: bytes) -> tuple[SecureChannelMessage, bytes]:

@@ -12,7 +12,9 @@ from ..codec.route import Route
 from ..errors import DecodeError, ProtocolError
 from .transport_message import TransportMessage
 
-__all__ = ["MAX_FRAME", "PROTOCOL_VERSION", "FrameReader", "encode_frame", "frame_head"]
+__all__ = ["MAX_FRAME", "PROTOCOL_VERSION", "FrameHeads", "FrameReader", "encode_frame", "frame_head"]
+
+Buffer = bytes | bytearray | memoryview
 
 PROTOCOL_VERSION = 1
 VERSION_BYTE = b"\x01"
@@ -39,6 +41,30 @@ def frame_head(onward: Route, ret: Route, payload_length: int) -> bytes:
     return size.to_bytes(4, "big") + head
 
 
+class FrameHeads:
+    """:func:`frame_head` for the messages of one connection, reusing the encoded routes
+    while the same ``Route`` objects come (they do on a data path)."""
+
+    __slots__ = ("_middle", "_onward", "_ret")
+
+    def __init__(self) -> None:
+        self._onward: Route | None = None
+        self._ret: Route | None = None
+        self._middle = b""
+
+    def head(self, onward: Route, ret: Route, payload_length: int) -> bytes:
+        """``frame_head(onward.step(), ret, payload_length)``: ``onward`` still starts with
+        the connection's own address."""
+        if onward is not self._onward or ret is not self._ret:
+            self._middle = b"\x83" + fast.encode_route(onward.step()) + fast.encode_route(ret)
+            self._onward, self._ret = onward, ret
+        length = fast.encode_bytes_head(payload_length)
+        size = len(self._middle) + len(length) + payload_length
+        if size > MAX_FRAME:
+            raise ProtocolError(f"message of {size} bytes exceeds the 16 MiB frame limit")
+        return b"".join((size.to_bytes(4, "big"), self._middle, length))
+
+
 class FrameReader:
     """Incremental reader of one direction of a connection (starting with the version byte).
 
@@ -53,7 +79,9 @@ class FrameReader:
         self._version_seen = False
         self.closed = False
 
-    def receive_data(self, data: bytes) -> list[TransportMessage]:
+    def receive_data(self, data: Buffer) -> list[TransportMessage]:
+        """The messages completed by ``data``, which the reader does not keep (it may be
+        a view of a buffer that the caller reuses)."""
         if self.closed:
             raise ProtocolError("connection already failed")
         out: list[TransportMessage] = []
@@ -88,7 +116,7 @@ class FrameReader:
             raise
         return out
 
-    def _complete(self, data: bytes, pos: int, out: list[TransportMessage]) -> int:
+    def _complete(self, data: Buffer, pos: int, out: list[TransportMessage]) -> int:
         """Add bytes of ``data`` from ``pos`` to the buffered incomplete frame; decode it
         when it is complete. Returns the position after the bytes taken."""
         buf = self._buf
@@ -116,16 +144,16 @@ class FrameReader:
         return len(self._buf)
 
 
-def _decode(data: bytes, start: int, end: int) -> TransportMessage:
+def _decode(data: Buffer, start: int, end: int) -> TransportMessage:
     """The message in ``data[start:end]``, copying only the payload in the common case."""
     try:
-        if data[start] == 0x83:
+        if end > start and data[start] == 0x83:
             onward, pos = fast.decode_route(data, start + 1)
             ret, pos = fast.decode_route(data, pos)
             if pos < end:
                 length, first = cbor.decode_length(data, pos)
                 if data[pos] >> 5 == 2 and (data[pos] & 0x1F) < 28 and first + length == end:
-                    return TransportMessage(onward, ret, data[first:end], None)
-        return TransportMessage.decode(data[start:end])
+                    return TransportMessage(onward, ret, bytes(data[first:end]), None)
+        return TransportMessage.decode(bytes(data[start:end]))
     except (DecodeError, IndexError) as e:
         raise ProtocolError(f"undecodable frame: {e}") from e

@@ -53,7 +53,7 @@ from typing import Any, cast
 from ..codec import bare
 from ..codec.address import Address
 from ..codec.route import Route
-from ..errors import AlreadyExists, NotFound, OckamError, TransportError
+from ..errors import AlreadyExists, DecodeError, NotFound, OckamError, TransportError
 from ..identity import Identifier
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
@@ -71,7 +71,7 @@ from ..protocol.portal import (
     encode_portal_message,
     is_ping,
 )
-from ..transport.tcp import TcpTransport, parse_host_port
+from ..transport.tcp import ReadBuffer, TcpTransport, parse_host_port
 from .access_control import AccessControl, message_identifier
 from .secure_channel import OUTGOING_CHECK
 
@@ -110,12 +110,18 @@ _DISCONNECT = encode_portal_message(Disconnect())
 _PONG = encode_portal_message(Pong())
 
 
+_FULL_PAYLOAD_HEAD = _PAYLOAD_TAG + bare.encode_uint(MAX_PAYLOAD_SIZE)
+
+
 def _payload_message(chunk: bytes | memoryview) -> bytes:
     """``03 || uint(len) || data`` with a single copy of the data."""
-    return b"".join((_PAYLOAD_TAG, bare.encode_uint(len(chunk)), chunk))
+    size = len(chunk)
+    if size == MAX_PAYLOAD_SIZE:
+        return b"".join((_FULL_PAYLOAD_HEAD, chunk))
+    return b"".join((_PAYLOAD_TAG, bare.encode_uint(size), chunk))
 
 
-class PortalSide(asyncio.Protocol):
+class PortalSide(asyncio.BufferedProtocol):
     """One side of one portal connection: the socket's protocol and the mailbox of the
     side's public address (``sender_remote``)."""
 
@@ -134,6 +140,7 @@ class PortalSide(asyncio.Protocol):
         self.outlet = outlet
         self.conn = PortalConnection(inlet=inlet is not None)
         self.address = Address.random_local()
+        self._return_route = Route((self.address,))
         self.remote_route: Route | None = None
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
@@ -208,21 +215,29 @@ class PortalSide(asyncio.Protocol):
         else:
             self._register()
 
-    def data_received(self, data: bytes) -> None:
+    # (a BufferedProtocol: the loop reads into the node's shared buffer, and the bytes are
+    # copied once, into the Payloads)
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.portals.read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.portals.read_buffer.view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         if self.conn.state is not PortalState.OPEN or self.remote_route is None:
             if self.conn.state in (PortalState.NEW, PortalState.AWAIT_PONG):
                 # Some loops (uvloop) start reading after connection_made even though it
                 # paused reading: keep the bytes for after the set-up, and pause again.
-                self._early.append(data)
+                self._early.append(bytes(data))
                 self._reading = True
                 self._set_reading(False)
             return
         self._payloads(data)
 
-    def _payloads(self, data: bytes) -> None:
+    def _payloads(self, data: bytes | memoryview) -> None:
         assert self.remote_route is not None
         route = self.remote_route
-        ret = Route((self.address,))
+        ret = self._return_route  # the same object every time (a secure channel caches its encoding)
         info = self._payload_info
         if info is not None:
             if not self._allowed():
@@ -319,6 +334,19 @@ class PortalSide(asyncio.Protocol):
             log.warning("portal %s: dropping a message with unknown route %s", self.address, msg.onward_route)
             return
         payload = msg.payload
+        if payload[:1] == _PAYLOAD_TAG and self.conn.state is PortalState.OPEN and not self._abandoned:
+            # The data path: write the Payload's data without decoding it into new objects
+            # (nor copying it); a Payload with a packet counter takes the full path below.
+            try:
+                length, start = bare.decode_uint(payload, 1)
+            except DecodeError:
+                length, start = -1, 0
+            end = start + length
+            if length >= 0 and end <= len(payload) and (len(payload) - end < 3 or payload[end] != 1):
+                transport = self.transport
+                if transport is not None and not self._socket_closed and not transport.is_closing():
+                    transport.write(memoryview(payload)[start:end])
+                return
         if self._abandoned:
             if payload[:1] == _PONG and msg.return_route:
                 self._abandoned = False
@@ -640,6 +668,7 @@ class Portals:
         self.tcp = tcp
         self.write_high = write_high
         self.write_low = write_low
+        self.read_buffer = tcp.read_buffer if tcp is not None else ReadBuffer()
         self.outlets: dict[Address, TcpOutlet] = {}
         self.inlets: dict[str, TcpInlet] = {}
         self.sides: set[PortalSide] = set()

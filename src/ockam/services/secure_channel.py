@@ -24,8 +24,9 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..codec.address import Address
 from ..codec.route import Route
@@ -52,6 +53,7 @@ from ..protocol.secure_channel import (
     CloseMessage,
     Decryptor,
     Encryptor,
+    PayloadEncoder,
     PayloadMessage,
     RefreshCredentialsMessage,
     decode_plaintext,
@@ -73,6 +75,7 @@ __all__ = [
 log = logging.getLogger("ockam.secure_channel")
 
 DEFAULT_TIMEOUT = 120.0
+_EMPTY_ROUTE = Route()
 
 #: ``local_info`` key of a message whose sender's access control must still allow it when
 #: it leaves through a channel: a callable returning False when the message is to be
@@ -462,6 +465,12 @@ class _DecryptorWorker(Worker):
         self.decryptor: Decryptor | None = None
         self.last_route_nonce = 0
         self.got_first = False
+        # data path caches (the routes of a flow are the same objects message after message)
+        self._last_return: Route | None = None
+        self._inner_return: Route | None = None
+        self._inner_return_here = Route()
+        self._info_peer: Identifier | None = None
+        self._info: dict[str, Any] = {}
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
         if msg.onward_route.next == self.channel.decryptor_internal:
@@ -525,35 +534,64 @@ class _DecryptorWorker(Worker):
         if self.done is not None and not self.done.done():
             self.done.set_result(peer)
 
+    def handle_message_now(self, ctx: Context, msg: LocalMessage) -> bool | Awaitable[None]:
+        """The data path: decrypt and deliver in the caller's call (see ``DirectMailbox``)."""
+        if self.handshake is not None or msg.onward_route.next == self.channel.decryptor_internal:
+            return False  # the handshake (or the warning) in handle_message
+        inner = self._open(msg)
+        if inner is None:
+            return True
+        try:
+            if inner.onward_route.addresses[0].is_local and self.channels.node.deliver_nowait(inner):
+                return True
+        except OckamError as e:
+            log.warning("secure channel %s: %s", self.channel.encryptor, e)
+            return True
+        return self._forward(ctx, inner)
+
     async def _decrypt(self, ctx: Context, msg: LocalMessage) -> None:
+        inner = self._open(msg)
+        if inner is not None:
+            await self._forward(ctx, inner)
+
+    async def _forward(self, ctx: Context, inner: LocalMessage) -> None:
+        try:
+            await ctx.forward(inner)
+        except OckamError as e:
+            log.warning("secure channel %s: %s", self.channel.encryptor, e)
+
+    def _open(self, msg: LocalMessage) -> LocalMessage | None:
+        """Decrypt ``msg``: the message to forward (a payload), or None (dropped, or a
+        control message, handled here)."""
         assert self.decryptor is not None
         try:
             plaintext, nonce = self.decryptor.decrypt(msg.payload)
             message, _ = decode_plaintext(plaintext)
         except OckamError as e:
             log.warning("dropping a secure channel message: %s", e)
-            return
+            return None
         channel = self.channel
         if isinstance(message, PayloadMessage):
             if not channel.is_initiator and nonce > self.last_route_nonce:
-                channel.route_to_peer = msg.return_route + Route((channel.route_to_peer.recipient,))
                 self.last_route_nonce = nonce
-            inner = LocalMessage(
-                message.onward_route,
-                message.return_route.prepend(channel.encryptor),
-                message.payload,
-                {"identifier": channel.their_identifier, "secure_channel": channel.encryptor},
-            )
-            try:
-                await ctx.forward(inner)
-            except OckamError as e:
-                log.warning("secure channel %s: %s", channel.encryptor, e)
-        elif isinstance(message, CloseMessage):
+                if msg.return_route is not self._last_return:  # (the same object on a data path)
+                    self._last_return = msg.return_route
+                    channel.route_to_peer = msg.return_route + Route((channel.route_to_peer.recipient,))
+            ret = message.return_route
+            if ret is not self._inner_return:
+                self._inner_return, self._inner_return_here = ret, ret.prepend(channel.encryptor)
+            peer = channel.their_identifier
+            if peer is not self._info_peer:
+                self._info_peer = peer
+                self._info = {"identifier": peer, "secure_channel": channel.encryptor}  # shared
+            return LocalMessage(message.onward_route, self._inner_return_here, message.payload, self._info)
+        if isinstance(message, CloseMessage):
             log.info("secure channel %s closed by the peer", channel.encryptor)
             self.channels.node.spawn(self.channels.close(channel.encryptor, notify=False))
         elif isinstance(message, RefreshCredentialsMessage):
             log.info("secure channel %s: credentials refreshed by the peer", channel.encryptor)
             self.channels.receive_refresh(channel, message)
+        return None
 
 
 class _EncryptorWorker(Worker):
@@ -563,14 +601,30 @@ class _EncryptorWorker(Worker):
         self.channels = channels
         self.channel = channel
         self.decryptor = decryptor
+        self.plaintexts = PayloadEncoder()
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        out = self._seal(msg)
+        if out is not None:
+            await ctx.forward(out)
+
+    def handle_message_now(self, ctx: Context, msg: LocalMessage) -> bool | Awaitable[None]:
+        """The data path: encrypt and deliver in the caller's call (see ``DirectMailbox``)."""
+        out = self._seal(msg)
+        if out is None:
+            return True
+        if out.onward_route.addresses[0].is_local and self.channels.node.deliver_nowait(out):
+            return True
+        return ctx.forward(out)
+
+    def _seal(self, msg: LocalMessage) -> LocalMessage | None:
+        """The encrypted message to send to the peer, or None (dropped)."""
         check = msg.local_info.get(OUTGOING_CHECK)
         if check is not None and not check():
-            return  # its sender's access control now refuses the peer (logged there)
+            return None  # its sender's access control now refuses the peer (logged there)
         enc = self.decryptor.encryptor
         if enc is None:
             log.warning("dropping a message for secure channel %s: not established", self.channel.encryptor)
-            return
-        plaintext = encode_plaintext(PayloadMessage(msg.onward_route.step(), msg.return_route, msg.payload))
-        await ctx.forward(LocalMessage(self.channel.route_to_peer, Route(), enc.encrypt(plaintext)))
+            return None
+        plaintext = self.plaintexts.encode(msg.onward_route, msg.return_route, msg.payload)
+        return LocalMessage(self.channel.route_to_peer, _EMPTY_ROUTE, enc.encrypt(plaintext))

@@ -16,20 +16,38 @@ import os
 import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from ..codec.address import TCP, Address
+from ..codec.route import Route
 from ..errors import InvalidArgument, OckamError, ProtocolError, TransportError
 from ..node.message import LocalMessage
 from ..node.runtime import Node
-from ..protocol.tcp_framing import VERSION_BYTE, FrameReader, frame_head
+from ..protocol.tcp_framing import VERSION_BYTE, FrameHeads, FrameReader
 
-__all__ = ["TcpConnection", "TcpListener", "TcpTransport", "parse_host_port"]
+__all__ = ["ReadBuffer", "TcpConnection", "TcpListener", "TcpTransport", "parse_host_port"]
 
 log = logging.getLogger("ockam.transport.tcp")
 
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
+# Bytes one socket read may return (into the buffer shared by the node's connections).
+READ_SIZE = 256 * 1024
+
+
+class ReadBuffer:
+    """A receive buffer shared by the sockets of one node (``BufferedProtocol.get_buffer``).
+
+    The event loop reads one socket into it and hands the bytes to that socket's protocol
+    at once (``buffer_updated``), which must copy out what it keeps before returning: the
+    next read, of any socket, overwrites them.  This saves the loop's copy of every read
+    into a new ``bytes`` object.
+    """
+
+    __slots__ = ("view",)
+
+    def __init__(self, size: int = READ_SIZE) -> None:
+        self.view = memoryview(bytearray(size))
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -91,7 +109,7 @@ class TcpListener:
     server: asyncio.base_events.Server | None = field(default=None, repr=False)
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """Both directions of one connection; registered in the node as the sender's mailbox."""
 
     allow_remote = True  # anyone may send *to* a connection's sender address
@@ -108,6 +126,12 @@ class _Connection(asyncio.Protocol):
         self._closed = asyncio.Event()
         self._pending: list[asyncio.Future[None]] = []
         self._paused_by_node = 0
+        self._heads = FrameHeads()
+        # the return routes of received messages, with the sender address prepended: the
+        # last one is reused while the frames carry the same (decoded once) route
+        self._last_return: Route | None = None
+        self._last_return_here = Route()
+        self._local_info: dict[str, Any] = {}
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -123,11 +147,18 @@ class _Connection(asyncio.Protocol):
             Address.random_local(), Address.random_local(), peer_text, self.mode, protocol=self
         )
         self.info = info
+        self._local_info = {"transport": "tcp", "connection": info.sender}  # shared, never changed
         self.node.register([info.sender], self)
         self.tcp.connections[info.sender] = info
         self.transport.write(VERSION_BYTE)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.tcp.read_buffer.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.tcp.read_buffer.view[:nbytes])
+
+    def data_received(self, data: bytes | memoryview) -> None:
         try:
             messages = self.reader.receive_data(data)
         except ProtocolError as e:
@@ -137,14 +168,12 @@ class _Connection(asyncio.Protocol):
         assert self.info is not None
         sender = self.info.sender
         for m in messages:
-            if not m.onward_route:
+            if not m.onward_route.addresses:
                 continue  # heartbeat
-            msg = LocalMessage(
-                m.onward_route,
-                m.return_route.prepend(sender),
-                m.payload,
-                {"transport": "tcp", "connection": sender},
-            )
+            ret = m.return_route
+            if ret is not self._last_return:
+                self._last_return, self._last_return_here = ret, ret.prepend(sender)
+            msg = LocalMessage(m.onward_route, self._last_return_here, m.payload, self._local_info)
             result = self.node.deliver_remote(msg)
             if result is not True:
                 assert not isinstance(result, bool)
@@ -200,7 +229,7 @@ class _Connection(asyncio.Protocol):
             return
         payload = msg.payload
         try:
-            head = frame_head(msg.onward_route.step(), msg.return_route, len(payload))
+            head = self._heads.head(msg.onward_route, msg.return_route, len(payload))
         except OckamError as e:
             log.warning("closing connection: %s", e)
             self.close()
@@ -230,6 +259,7 @@ class TcpTransport:
         self.node = node
         self.connections: dict[Address, TcpConnection] = {}
         self.listeners: dict[Address, TcpListener] = {}
+        self.read_buffer = ReadBuffer()
         self._routed: dict[str, TcpConnection] = {}  # "host:port" -> connection reused by the router
 
     @classmethod
