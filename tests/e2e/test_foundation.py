@@ -147,3 +147,45 @@ def test_raw_socket_vector_bytes_to_a_node_process(ockam: Ockam) -> None:
     assert by_sender["0#uppercase"].payload == bytes.fromhex("0548454c4c4f")
     assert by_sender["0#echo"].payload == bytes.fromhex("70696e67")
     assert all(str(m.onward_route) == "0#c0ffee" for m in got)
+
+
+def test_inlets_outlets_and_relays_come_back_on_node_start(ockam: Ockam) -> None:
+    ockam.ok("node", "create", "n")
+    ockam.ok("node", "create", "r")
+    ockam.ok("tcp-outlet", "create", "--at", "n", "--to", "127.0.0.1:5999")
+    ockam.ok("relay", "create", "n", "--at", "/node/r", "--to", "/node/n")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    ockam.ok(
+        "tcp-inlet",
+        "create",
+        "--at",
+        "n",
+        "--from",
+        f"127.0.0.1:{port}",
+        "--to",
+        "/node/n/service/outlet",
+        "--alias",
+        "i1",
+    )
+    ockam.ok("node", "stop", "n")
+    ockam.ok("node", "start", "n")
+    deadline = time.time() + 10
+    while True:
+        outlets = json.loads(ockam.ok("tcp-outlet", "list", "--at", "n", "--output", "json"))
+        inlets = json.loads(ockam.ok("tcp-inlet", "list", "--at", "n", "--output", "json"))
+        relays = json.loads(ockam.ok("relay", "list", "--to", "n", "--output", "json"))
+        if (outlets and inlets and relays) or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert [o["to"] for o in outlets] == ["127.0.0.1:5999"]
+    assert [i["alias"] for i in inlets] == ["i1"]
+    assert [r["name"] for r in relays] == ["n"]
+    # what is deleted stays deleted
+    ockam.ok("tcp-outlet", "delete", "outlet", "--at", "n", "--yes")
+    ockam.ok("node", "stop", "n")
+    ockam.ok("node", "start", "n")
+    time.sleep(1)
+    assert json.loads(ockam.ok("tcp-outlet", "list", "--at", "n", "--output", "json")) == []

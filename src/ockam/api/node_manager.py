@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..abac.defaults import ResourceType
 from ..codec import bare
@@ -83,6 +83,30 @@ def transport_status_listener(li: TcpListener) -> dict[int, Any]:
     }
 
 
+class Journal(Protocol):
+    """Where a node keeps the inlets, outlets and relays created through its API, so that
+    they come back when the node starts again (``kind`` is ``inlet``/``outlet``/``relay``)."""
+
+    def entries(self) -> list[tuple[str, str, Any]]: ...
+
+    def record(self, kind: str, key: str, body: Any) -> None: ...
+
+    def forget(self, kind: str, key: str) -> None: ...
+
+
+# POST paths whose successful requests are journaled, and how to name what they created.
+_JOURNALED: dict[str, tuple[str, Callable[[Any], str | None]]] = {
+    "node/inlet": ("inlet", lambda status: status.get(3) if isinstance(status, dict) else None),
+    "node/outlet": (
+        "outlet",
+        lambda status: (
+            Address.from_cbor(status[2]).text if isinstance(status, dict) and 2 in status else None
+        ),
+    ),
+    "node/relay": ("relay", lambda info: info.get(7) if isinstance(info, dict) else None),
+}
+
+
 class NodeManager(Worker):
     """Serves the control API of one node."""
 
@@ -93,6 +117,7 @@ class NodeManager(Worker):
         self.api_listener: TcpListener | None = None
         self.services: dict[str, str] = {}  # address -> kind
         self.secure_hook: SecureHook | None = None
+        self.journal: Journal | None = None
         # The node's policies and authority (``ockam.api.policies.install``); None: every
         # resource is open.
         self.access: NodeAccess | None = None
@@ -162,6 +187,42 @@ class NodeManager(Worker):
         await ctx.forward(msg.reply(resp.encode(), ctx.address))
 
     async def dispatch(self, req: Request) -> Response:
+        resp = await self._dispatch(req)
+        if self.journal is not None and resp.ok:
+            self._journal(req, resp, self.journal)
+        return resp
+
+    def _journal(self, req: Request, resp: Response, journal: Journal) -> None:
+        path = "/".join(req.segments)
+        try:
+            if req.method == "POST" and path in _JOURNALED:
+                kind, name_of = _JOURNALED[path]
+                key = name_of(resp.body)
+                if key:
+                    journal.record(kind, key, req.body)
+            elif req.method == "DELETE":
+                head, _, key = path.rpartition("/")
+                kind = _JOURNALED.get(head, ("", None))[0]
+                if kind and key:
+                    journal.forget(kind, Address.parse(key).text if kind == "outlet" else key)
+        except (OckamError, KeyError, TypeError, ValueError) as e:
+            log.warning("could not record %s %s for the next start: %s", req.method, req.path, e)
+
+    async def replay(self) -> None:
+        """Create again what the journal holds (at node start)."""
+        if self.journal is None:
+            return
+        paths = {kind: path for path, (kind, _) in _JOURNALED.items()}
+        for kind, key, body in self.journal.entries():
+            if kind not in paths:
+                continue
+            resp = await self._dispatch(Request(path="/" + paths[kind], method="POST", body=body))
+            if resp.ok:
+                log.info("restored %s %s", kind, key)
+            else:
+                log.warning("could not restore %s %s: %s", kind, key, resp.error_message())
+
+    async def _dispatch(self, req: Request) -> Response:
         if not req.method:
             return Response(501, {1: req.path, 3: "unknown method"})
         found = self._match(req)

@@ -41,7 +41,7 @@ from . import policies as policies_api
 from . import portals as portals_api
 from . import relays as relays_api
 from . import secure_channels as secure_channel_api
-from .node_manager import NodeInfo, NodeManager, send_message
+from .node_manager import Journal, NodeInfo, NodeManager, send_message
 from .resolve import ProjectLookup
 from .views import node_resources_json
 
@@ -89,6 +89,8 @@ class NodeConfig:
     projects: ProjectLookup | None = None
     # Where the node's policies are kept (its policy tables); None: in memory only.
     policy_repository: PolicyRepository | None = None
+    # Keeps the inlets, outlets and relays created through the API for the next start.
+    journal: Journal | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -146,6 +148,9 @@ async def start_node(config: NodeConfig) -> RunningNode:
             await relays.start_service()
         # Listen last: nothing arrives before the services are there to receive it.
         listener = await manager.start(config.tcp_listener_address)
+        if config.journal is not None:
+            manager.journal = config.journal
+            node.spawn(manager.replay(), name="restore inlets, outlets and relays")
         running = RunningNode(node, tcp, manager, channels, listener.socket_address, portals, relays)
         if config.http_server_address is not None:
             await _start_http(running, config.http_server_address)

@@ -188,6 +188,49 @@ def _setup_logging(verbose: int, child: bool) -> None:
     )
 
 
+class StateJournal:
+    """The node's inlets, outlets and relays, kept in its ``settings`` (``resources``) so
+    that ``node start`` brings them back.  Bodies are stored as hex of their CBOR."""
+
+    def __init__(self, state: State, name: str) -> None:
+        self.state = state
+        self.name = name
+
+    def _resources(self) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
+        node = self.state.get_node(self.name)
+        settings = dict(node.settings) if node is not None else {}
+        resources = settings.get("resources")
+        return settings, resources if isinstance(resources, dict) else {}
+
+    def entries(self) -> list[tuple[str, str, Any]]:
+        from ..codec import cbor
+
+        out: list[tuple[str, str, Any]] = []
+        for kind, items in self._resources()[1].items():
+            for key, body in items.items() if isinstance(items, dict) else ():
+                try:
+                    out.append((kind, key, cbor.decode(bytes.fromhex(body))))
+                except (OckamError, ValueError):
+                    continue
+        return out
+
+    def _save(self, settings: dict[str, Any], resources: dict[str, dict[str, str]]) -> None:
+        settings["resources"] = resources
+        self.state.set_settings(self.name, settings)
+
+    def record(self, kind: str, key: str, body: Any) -> None:
+        from ..codec import cbor
+
+        settings, resources = self._resources()
+        resources.setdefault(kind, {})[key] = cbor.encode(body).hex()
+        self._save(settings, resources)
+
+    def forget(self, kind: str, key: str) -> None:
+        settings, resources = self._resources()
+        if resources.get(kind, {}).pop(key, None) is not None:
+            self._save(settings, resources)
+
+
 def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
     """Run the node in this process until SIGINT/SIGTERM/SIGHUP (or EOF with --exit-on-eof)."""
     import asyncio
@@ -224,6 +267,7 @@ def run_foreground(state: State, args: NodeArgs, term: Terminal) -> None:
         extra=dict(args.extra),
     )
     config.is_default_provider = _is_default_provider(state, name, is_default)
+    config.journal = StateJournal(state, name)
     if args.project is not None:
         config.extra["project"] = args.project
     _configure_trust(state, args, config)

@@ -239,6 +239,9 @@ class State:
                     http_server_address = existing.http_server_address
                 if settings is None:
                     settings = existing.settings
+                elif "resources" in existing.settings and "resources" not in settings:
+                    # what the node created through its API (its journal) outlives a restart
+                    settings = {**settings, "resources": existing.settings["resources"]}
             if settings and settings.get("hosts_project"):
                 is_default = False
             self.db.execute(
