@@ -118,3 +118,16 @@ def test_fast_route_decoder_falls_back_on_wide_heads() -> None:
 
     wide = bytes.fromhex("98018200446563686f")  # array(1) with a one-byte length head
     assert fast.decode_route(wide, 0) == (route("echo"), len(wide))
+
+
+@given(st.lists(st.integers(0, 3), max_size=12))
+def test_route_memo_reads_what_decode_route_reads(picks: list[int]) -> None:
+    from ockam.codec.fast import RouteMemo, decode_route, encode_route
+
+    routes = [route("a"), route("a", "b"), route(), route("1#127.0.0.1:4000", "outlet")]
+    memo = RouteMemo()
+    for i in picks:
+        data = b"\x00" + encode_route(routes[i]) + b"\x40"  # followed by something else
+        assert memo.decode(data, 1) == decode_route(data, 1) == (routes[i], len(data) - 1)
+        view = memoryview(data)
+        assert memo.decode(view, 1) == (routes[i], len(data) - 1)

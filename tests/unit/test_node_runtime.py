@@ -192,3 +192,45 @@ def test_hypothesis_garbage_never_stops_a_node(junk: list[bytes]) -> None:
             await running.stop()
 
     asyncio.run(scenario())
+
+
+async def test_direct_mailbox_keeps_the_order_whatever_the_path() -> None:
+    """A worker with handle_message_now: messages handled at once, queued for
+    handle_message, or started at once and finished later all come out in order."""
+
+    class Mixed(Worker):
+        def __init__(self) -> None:
+            self.out: list[int] = []
+            self.gate = asyncio.Event()
+
+        def handle_message_now(self, ctx: Context, msg: LocalMessage) -> bool | asyncio.Future[None]:
+            n = msg.payload[0]
+            if n % 3 == 0:
+                return False  # not now: handle_message, in turn
+            if n % 3 == 1:
+                self.out.append(n)
+                return True
+
+            async def finish() -> None:
+                await self.gate.wait()
+                self.out.append(n)
+
+            return asyncio.ensure_future(finish())
+
+        async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+            await asyncio.sleep(0)
+            self.out.append(msg.payload[0])
+
+    async with Node() as node:
+        worker = Mixed()
+        await node.start_worker("mixed", worker)
+        ctx = node.context()
+        for n in range(30):
+            await ctx.send(route("mixed"), bytes([n]))
+            if n == 10:
+                worker.gate.set()
+        for _ in range(200):
+            if len(worker.out) == 30:
+                break
+            await asyncio.sleep(0.01)
+        assert worker.out == list(range(30))

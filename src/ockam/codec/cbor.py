@@ -101,10 +101,13 @@ def decode_length(data: bytes | bytearray | memoryview, pos: int) -> tuple[int, 
     return _read_arg(data, pos + 1, data[pos] & 0x1F)
 
 
+_ARG_SIZES = {24: 1, 25: 2, 26: 4, 27: 8}
+
+
 def _read_arg(data: bytes | bytearray | memoryview, pos: int, info: int) -> tuple[int, int]:
     if info < 24:
         return info, pos
-    size = {24: 1, 25: 2, 26: 4, 27: 8}.get(info)
+    size = _ARG_SIZES.get(info)
     if size is None:
         raise DecodeError(f"invalid CBOR additional info {info}")
     end = pos + size

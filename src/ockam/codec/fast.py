@@ -14,7 +14,7 @@ from . import cbor
 from .address import Address
 from .route import Route
 
-__all__ = ["decode_bytes", "decode_route", "encode_bytes_head", "encode_route"]
+__all__ = ["RouteMemo", "bytes_span", "decode_bytes", "decode_route", "encode_bytes_head", "encode_route"]
 
 _ADDRESS_CACHE: dict[Address, bytes] = {}
 _CACHE_LIMIT = 4096
@@ -140,15 +140,53 @@ def _decode_route(data: bytes | bytearray | memoryview, pos: int) -> Route:
     return Route(addresses)
 
 
-def decode_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
+class RouteMemo:
+    """:func:`decode_route` for one place of a message (say the onward route of a frame),
+    remembering the last route read there: while the same encoded route comes again (as
+    on a data path), it is recognised by comparing bytes, without parsing.  (A CBOR item
+    is self-delimiting: bytes that start with a complete encoding hold that item.)"""
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        # (encoded route, route), replaced as one object (threads may share a memo)
+        self._last = (b"\xff", Route())  # (0xff is never a route's first byte)
+
+    def decode(self, data: bytes | bytearray | memoryview, pos: int) -> tuple[Route, int]:
+        key, route = self._last
+        end = pos + len(key)
+        if data[pos:end] == key:
+            return route, end
+        route, end = decode_route(data, pos)
+        self._last = (bytes(data[pos:end]), route)
+        return route, end
+
+
+def bytes_span(data: bytes | bytearray | memoryview, pos: int) -> tuple[int, int] | None:
+    """``(start, end)`` of the definite byte string whose head is at ``pos`` (None when
+    there is none there); raises :class:`DecodeError` when it is truncated."""
     if pos >= len(data):
         raise DecodeError("truncated CBOR")
     b = data[pos]
-    if b >> 5 == 2 and (b & 0x1F) < 28:
+    if b == 0x59:  # (a 2-byte length: the Payloads of a data path)
+        if pos + 3 > len(data):
+            raise DecodeError("truncated CBOR")
+        start = pos + 3
+        end = start + ((data[pos + 1] << 8) | data[pos + 2])
+    elif b >> 5 == 2 and (b & 0x1F) < 28:
         length, start = cbor.decode_length(data, pos)
         end = start + length
-        if end > len(data):
-            raise DecodeError("truncated CBOR string")
+    else:
+        return None
+    if end > len(data):
+        raise DecodeError("truncated CBOR string")
+    return start, end
+
+
+def decode_bytes(data: bytes, pos: int) -> tuple[bytes, int]:
+    span = bytes_span(data, pos)
+    if span is not None:
+        start, end = span
         return bytes(data[start:end]), end
     value, end = cbor.decode_prefix(data, pos)
     if not isinstance(value, bytes):

@@ -293,11 +293,15 @@ class PayloadEncoder:
         return b"".join((self._head, fast.encode_bytes_head(len(payload)), payload, b"\x40"))
 
 
+_ONWARD = fast.RouteMemo()
+_RETURN = fast.RouteMemo()
+
+
 def decode_plaintext(data: bytes) -> tuple[SecureChannelMessage, bytes]:
     """``(message, padding)`` from a decrypted plaintext; :class:`DecodeError` if malformed."""
     if data[:5] == b"\x82\x82\x00\x81\x83":
-        onward, pos = fast.decode_route(data, 5)
-        ret, pos = fast.decode_route(data, pos)
+        onward, pos = _ONWARD.decode(data, 5)
+        ret, pos = _RETURN.decode(data, pos)
         payload, pos = fast.decode_bytes(data, pos)
         padding, _ = fast.decode_bytes(data, pos)
         return PayloadMessage(onward, ret, payload), padding

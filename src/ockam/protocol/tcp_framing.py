@@ -7,7 +7,7 @@ byte, an oversized length or an undecodable body.
 
 from __future__ import annotations
 
-from ..codec import cbor, fast
+from ..codec import fast
 from ..codec.route import Route
 from ..errors import DecodeError, ProtocolError
 from .transport_message import TransportMessage
@@ -144,16 +144,20 @@ class FrameReader:
         return len(self._buf)
 
 
+_ONWARD = fast.RouteMemo()
+_RETURN = fast.RouteMemo()
+
+
 def _decode(data: Buffer, start: int, end: int) -> TransportMessage:
     """The message in ``data[start:end]``, copying only the payload in the common case."""
     try:
         if end > start and data[start] == 0x83:
-            onward, pos = fast.decode_route(data, start + 1)
-            ret, pos = fast.decode_route(data, pos)
+            onward, pos = _ONWARD.decode(data, start + 1)
+            ret, pos = _RETURN.decode(data, pos)
             if pos < end:
-                length, first = cbor.decode_length(data, pos)
-                if data[pos] >> 5 == 2 and (data[pos] & 0x1F) < 28 and first + length == end:
-                    return TransportMessage(onward, ret, bytes(data[first:end]), None)
+                span = fast.bytes_span(data, pos)
+                if span is not None and span[1] == end:
+                    return TransportMessage(onward, ret, bytes(data[span[0] : end]), None)
         return TransportMessage.decode(bytes(data[start:end]))
     except (DecodeError, IndexError) as e:
         raise ProtocolError(f"undecodable frame: {e}") from e

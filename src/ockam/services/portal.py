@@ -95,6 +95,9 @@ log = logging.getLogger("ockam.portal")
 # new Payloads (back-pressure towards the peer), and where it starts accepting again.
 WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
 WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
+# Bytes one read of a portal socket may return: full Payloads only (no small Payload for
+# the rest of a read, as the node's 256 KiB buffer would give).
+READ_SIZE = 5 * MAX_PAYLOAD_SIZE
 # Seconds an inlet connection waits for the outlet's Pong before closing its client.
 PONG_TIMEOUT = 20.0
 # Seconds an inlet connection that gave up on its Pong still waits for a late one (to
@@ -216,9 +219,9 @@ class PortalSide(asyncio.BufferedProtocol):
             self._register()
 
     # (a BufferedProtocol: the loop reads into the node's shared buffer, and the bytes are
-    # copied once, into the Payloads)
+    # copied once, into the Payloads; a read takes a whole number of full Payloads)
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self.portals.read_buffer.view
+        return self.portals.read_buffer.view[:READ_SIZE]
 
     def buffer_updated(self, nbytes: int) -> None:
         self.data_received(self.portals.read_buffer.view[:nbytes])
