@@ -95,8 +95,8 @@ log = logging.getLogger("ockam.portal")
 # new Payloads (back-pressure towards the peer), and where it starts accepting again.
 WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
 WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
-# Bytes one read of a portal socket may return: full Payloads only (no small Payload for
-# the rest of a read, as the node's 256 KiB buffer would give).
+# Bytes one read of a portal socket may return: a whole number of full Payloads (a read
+# as big as the node's buffer would end with a small Payload: more messages per byte).
 READ_SIZE = 5 * MAX_PAYLOAD_SIZE
 # Seconds an inlet connection waits for the outlet's Pong before closing its client.
 PONG_TIMEOUT = 20.0

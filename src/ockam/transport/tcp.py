@@ -31,8 +31,9 @@ log = logging.getLogger("ockam.transport.tcp")
 
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
-# Bytes one socket read may return (into the buffer shared by the node's connections).
-READ_SIZE = 256 * 1024
+# Bytes one socket read may return (into the buffer shared by the node's connections):
+# about twenty 48 KiB frames of a portal, fewer frames cut in two by the end of a read.
+READ_SIZE = 1024 * 1024
 
 
 class ReadBuffer:
