@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from ..errors import NotFound
 from ..identity import (
@@ -191,6 +192,33 @@ def load_identity(
     return LoadedIdentity(row.name, identity, signer, vault)
 
 
+K = TypeVar("K", SecureChannelStaticKey, CredentialSigningKey)
+
+
+def _stored_purpose_key(
+    identities: Identities, loaded: LoadedIdentity, purpose: str, kind: type[K], now: int
+) -> tuple[PurposeKeyAttestation, K] | None:
+    """The stored attestation of ``purpose`` if it still attests a ``kind`` key of the
+    identity's latest change and is not about to expire; None to create a new one."""
+    raw = identities.purpose_key(loaded.identifier, purpose)
+    if raw is None:
+        return None
+    try:
+        attestation = PurposeKeyAttestation.decode(raw)
+        data = attestation.attestation_data()
+    except Exception:
+        return None
+    key = data.public_key
+    if (
+        isinstance(key, kind)
+        and data.subject == loaded.identity.identifier
+        and data.subject_latest_change_hash == loaded.identity.latest_change_hash
+        and data.expires_at - _RENEW_MARGIN > now
+    ):
+        return attestation, key
+    return None
+
+
 def secure_channel_key(
     state: State, loaded: LoadedIdentity, now: int | None = None
 ) -> tuple[DhKey, PurposeKeyAttestation]:
@@ -199,20 +227,11 @@ def secure_channel_key(
     now = int(time.time()) if now is None else now
     identities = Identities(state)
     vault = loaded.vault
-    raw = identities.purpose_key(loaded.identifier, SC_PURPOSE)
-    if raw is not None:
+    stored = _stored_purpose_key(identities, loaded, SC_PURPOSE, SecureChannelStaticKey, now)
+    if stored is not None:
+        attestation, key = stored
         try:
-            attestation = PurposeKeyAttestation.decode(raw)
-            data = attestation.attestation_data()
-            key = data.public_key
-            if (
-                isinstance(key, SecureChannelStaticKey)
-                and data.subject == loaded.identity.identifier
-                and data.subject_latest_change_hash == loaded.identity.latest_change_hash
-                and data.expires_at - _RENEW_MARGIN > now
-            ):
-                dh = vault.dh_key(vault.x25519_key_handle(key.public_key))
-                return dh, attestation
+            return vault.dh_key(vault.x25519_key_handle(key.public_key)), attestation
         except Exception:
             pass
     handle = vault.generate_x25519_key()
@@ -232,21 +251,13 @@ def credential_signing_key(
     now = int(time.time()) if now is None else now
     identities = Identities(state)
     vault = loaded.vault
-    raw = identities.purpose_key(loaded.identifier, C_PURPOSE)
-    if raw is not None:
+    stored = _stored_purpose_key(identities, loaded, C_PURPOSE, CredentialSigningKey, now)
+    if stored is not None:
+        attestation, key = stored
         try:
-            attestation = PurposeKeyAttestation.decode(raw)
-            data = attestation.attestation_data()
-            key = data.public_key
-            if (
-                isinstance(key, CredentialSigningKey)
-                and data.subject == loaded.identity.identifier
-                and data.subject_latest_change_hash == loaded.identity.latest_change_hash
-                and data.expires_at - _RENEW_MARGIN > now
-            ):
-                handle = vault.signing_key_handle(key.public_key)
-                vault.signing_public_key(handle)  # NotFound if the secret is gone
-                return vault.signer(handle), attestation
+            handle = vault.signing_key_handle(key.public_key)
+            vault.signing_public_key(handle)  # NotFound if the secret is gone
+            return vault.signer(handle), attestation
         except Exception:
             pass
     signer = vault.signer(vault.generate_signing_key(SigningKeyType.ED25519))
