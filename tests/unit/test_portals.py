@@ -26,6 +26,7 @@ from ockam.node import Context, LocalMessage, Worker
 from ockam.protocol import api_models as models
 from ockam.protocol.api_wire import Request, Response, decode_response
 from ockam.protocol.portal import MAX_PAYLOAD_SIZE
+from ockam.services.portal import PARK_LIMIT
 from ockam.transport.tcp import TcpConnection
 
 # -- helpers ------------------------------------------------------------------------------
@@ -215,7 +216,8 @@ async def test_http_through_a_portal_reads_what_a_direct_client_reads(http_serve
         assert res["outlets"][0]["to"] == f"127.0.0.1:{http_server}"
 
 
-async def test_twenty_megabytes_both_ways_with_a_slow_reader_and_bounded_buffers() -> None:
+@pytest.mark.parametrize("park_limit", [1024 * 1024, PARK_LIMIT], ids=["park-1MiB", "park-default"])
+async def test_twenty_megabytes_both_ways_with_a_slow_reader_and_bounded_buffers(park_limit: int) -> None:
     size = 20 * 1024 * 1024
     down = os.urandom(size)  # target -> client
     up = os.urandom(size)  # client -> target
@@ -249,6 +251,8 @@ async def test_twenty_megabytes_both_ways_with_a_slow_reader_and_bounded_buffers
     target = int(server.sockets[0].getsockname()[1])
     try:
         async with nodes("a", "b") as (a, b):
+            for n in (a, b):
+                n.portals.portals.park_limit = park_limit
             assert (await create_outlet(a, target)).status == 200
             resp = await create_inlet(b, outlet_route(a))
             reader, writer = await asyncio.open_connection("127.0.0.1", port_of(resp.body[1]))
@@ -290,8 +294,9 @@ async def test_twenty_megabytes_both_ways_with_a_slow_reader_and_bounded_buffers
 
             assert digest == hashlib.sha256(down).digest()
             assert up_count == size and received_up.digest() == hashlib.sha256(up).digest()
-            # Everything the two nodes buffered at any time stayed far below what went through.
-            assert peak < 6 * 1024 * 1024, peak
+            # Everything the two nodes buffered at any time stayed far below what went through:
+            # what the slow reader's connection may park, plus a few socket buffers.
+            assert peak < park_limit + 6 * 1024 * 1024, peak
             print(f"\n20 MiB each way in {elapsed:.2f} s, peak node buffers {peak / 1024:.0f} KiB")
     finally:
         server.close()
@@ -580,3 +585,130 @@ async def test_an_outlet_connection_is_closed_when_its_inlet_client_left_before_
             await wait_for(lambda: not a.portals.portals.sides, 5)
     finally:
         server.close()
+
+
+async def test_an_outlet_connection_is_closed_when_its_client_closed_before_the_pong() -> None:
+    """The inlet notices the client's EOF before the Pong (as uvloop does, reading early):
+    the late Pong is still answered with a Disconnect."""
+    eofs: list[float] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        eofs.append(time.monotonic())
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        async with nodes("a", "b") as (a, b):
+            await a.node.start_worker("delay", _Delay(0.5), mailbox_size=8)
+            assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
+            resp = await create_inlet(b, outlet_route(a, "delay/service/outlet"))
+            _, w1 = await asyncio.open_connection("127.0.0.1", port_of(resp.body[1]))
+            await wait_for(lambda: len(b.portals.portals.sides) == 1, 2)
+            (side,) = b.portals.portals.sides
+            # what the loop does when it reads the client's EOF
+            assert not side.eof_received()
+            assert side.transport is not None
+            side.transport.close()
+            w1.close()
+            await wait_for(lambda: len(eofs) == 1, 5)
+            await wait_for(lambda: not a.portals.portals.sides and not b.portals.portals.sides, 5)
+    finally:
+        server.close()
+
+
+async def test_outlet_connections_close_when_their_secure_channel_closes() -> None:
+    async with echo_server() as target, nodes("a", "b") as (a, b):
+        assert (await create_outlet(a, target)).status == 200
+        resp = await create_inlet(b, outlet_route(a).replace("/service/outlet", "/secure/api/service/outlet"))
+        assert resp.status == 200, resp.body
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(resp.body[1]))
+        writer.write(b"ping")
+        assert await asyncio.wait_for(reader.readexactly(4), 5) == b"ping"
+        assert len(a.portals.portals.sides) == 1
+        # the outlet node closes its end of the channel without telling the inlet node
+        channels = a.secure_channels
+        (encryptor,) = list(channels.channels)
+        await channels.close(encryptor, notify=False)
+        await wait_for(lambda: not a.portals.portals.sides, 5)
+        writer.close()
+
+
+async def test_a_client_that_stops_reading_does_not_stall_the_other_connections() -> None:
+    """Two portal connections share the inlet's route: one client stops reading while its
+    server floods it; the other keeps working (no head-of-line blocking), and the first
+    still gets every byte once it reads again."""
+    flood = os.urandom(12 * 1024 * 1024)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            command = await reader.readexactly(5)
+            writer.write(flood if command == b"flood" else command)
+            await writer.drain()
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        async with nodes("a", "b") as (a, b):
+            assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
+            resp = await create_inlet(b, outlet_route(a))
+            port = port_of(resp.body[1])
+            r1, w1 = await asyncio.open_connection("127.0.0.1", port)
+            sock = w1.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+            w1.write(b"flood")
+            # node b parks what its client does not read
+            await wait_for(lambda: b.portals.portals.parked > 4 * 1024 * 1024, 10)
+            r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+            w2.write(b"echo!")
+            assert await asyncio.wait_for(r2.readexactly(5), 5) == b"echo!"
+            for i in range(50):
+                w2.write(b"%05d" % i)
+                assert await asyncio.wait_for(r2.readexactly(5), 5) == b"%05d" % i
+            w2.close()
+            got = await asyncio.wait_for(r1.readexactly(len(flood)), 30)
+            assert got == flood
+            assert b.portals.portals.parked == 0
+            w1.close()
+    finally:
+        server.close()
+
+
+class _Sink(Worker):
+    """Takes every message and answers none."""
+
+    async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        return None
+
+
+async def test_unanswered_pings_do_not_count_while_the_connection_is_held_back() -> None:
+    from ockam.api.session import Session, SessionOutcome
+    from ockam.node import Node
+
+    held = True
+    created = 0
+
+    async def create() -> SessionOutcome[str]:
+        nonlocal created
+        created += 1
+        return SessionOutcome("conn", route("sink"), held_back=lambda: held)
+
+    async def close() -> None:
+        return None
+
+    async with Node() as node:
+        await node.start_worker("echo", _Sink())
+        session = Session(node, "test", create, close, ping_interval=0.03, max_missed=2)
+        await session.initial_connect()
+        session.start()
+        await asyncio.sleep(0.5)  # ~15 pings unanswered, all while held back
+        assert session.replacements == 0 and created == 1
+        held = False
+        await wait_for(lambda: session.replacements >= 1, 2)
+        await session.stop()

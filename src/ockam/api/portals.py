@@ -49,7 +49,13 @@ from ..transport.tcp import TcpConnection, TcpTransport
 from .node_manager import NodeManager, ok
 from .resolve import Connection, SecureHook, resolve_multiaddr
 from .secure_channels import SecureResolver
-from .session import Session, SessionOutcome, connection_closed, transport_route
+from .session import (
+    Session,
+    SessionOutcome,
+    connection_closed,
+    connection_held_back,
+    transport_route,
+)
 
 __all__ = [
     "DEFAULT_OUTLET_ADDRESS",
@@ -197,7 +203,9 @@ class PortalsApi:
                 await self._check_outlet_side(entry, access, conn)
             entry.connection = conn
             inlet.unpause(conn.route)
-            return SessionOutcome(conn.route, transport_route(conn), connection_closed(conn))
+            return SessionOutcome(
+                conn.route, transport_route(conn), connection_closed(conn), connection_held_back(conn)
+            )
 
         async def close() -> None:
             entry = entry_box[0]

@@ -26,7 +26,14 @@ from ..protocol.api_wire import Request, Response
 from ..services.relay import REGISTRATION_TIMEOUT, RelayService, RemoteRelayHandle, register_relay
 from .node_manager import NodeManager, fail, ok
 from .resolve import Connection, resolve_multiaddr
-from .session import Session, SessionOutcome, connection_closed, transport_route, unless_closed
+from .session import (
+    Session,
+    SessionOutcome,
+    connection_closed,
+    connection_held_back,
+    transport_route,
+    unless_closed,
+)
 
 __all__ = [
     "CreateRelay",
@@ -185,7 +192,9 @@ class RelaysApi:
                 conn, register_relay(self.node, conn.route, entry.relay_address, self.registration_timeout)
             )
             entry.handle = handle
-            return SessionOutcome(handle, transport_route(conn), connection_closed(conn))
+            return SessionOutcome(
+                handle, transport_route(conn), connection_closed(conn), connection_held_back(conn)
+            )
 
         async def close() -> None:
             entry = entry_box[0]

@@ -40,6 +40,7 @@ __all__ = [
     "Session",
     "SessionOutcome",
     "connection_closed",
+    "connection_held_back",
     "transport_route",
 ]
 
@@ -63,6 +64,9 @@ class SessionOutcome(Generic[T]):
     ping_route: Route
     # awaitables that complete when the connection is gone (e.g. its TCP connection closed)
     closed: list[Awaitable[None]] = field(default_factory=list)
+    # True while this node does not read the connection (its own consumers are full):
+    # unanswered pings do not count then
+    held_back: Callable[[], bool] | None = None
 
 
 def transport_route(conn: Connection) -> Route:
@@ -81,6 +85,11 @@ def transport_route(conn: Connection) -> Route:
 def connection_closed(conn: Connection) -> list[Awaitable[None]]:
     """Awaitables completing when a TCP connection of ``conn`` closes."""
     return [tc.protocol.wait_closed() for tc in conn.tcp_connections if tc.protocol is not None]
+
+
+def connection_held_back(conn: Connection) -> Callable[[], bool]:
+    """Whether a TCP connection of ``conn`` is held back by this node's back-pressure."""
+    return lambda: any(tc.held_back for tc in conn.tcp_connections)
 
 
 async def unless_closed(conn: Connection, work: Awaitable[T]) -> T:
@@ -247,7 +256,15 @@ class Session(Generic[T]):
                     await asyncio.sleep(wait)
                     delay = min(delay * 2, self.retry_max)
                 continue
-            if len(self._pings) >= self.max_missed:
+            held_back = self.outcome.held_back
+            if len(self._pings) >= self.max_missed and held_back is not None and held_back():
+                # The answers may be waiting behind data that this node's own consumers
+                # (e.g. a portal client that does not read) have no room for: the peer is
+                # not known to be gone. (Rust replaces the connection, and with it every
+                # portal connection using it.)
+                log.debug("%s: pings unanswered while the connection is held back", self.key)
+                del self._pings[: -self.max_missed + 1 or None]
+            elif len(self._pings) >= self.max_missed:
                 log.warning("%s: no answer to %d pings; replacing the connection", self.key, len(self._pings))
                 self.replacements += 1
                 await self._down()

@@ -152,6 +152,8 @@ class Node:
         # (e.g. ``1#host:port`` reached *after* a hop: the connection is opened or reused here)
         self.routers: dict[int, Callable[[LocalMessage], Awaitable[None]]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        # address -> callbacks to run once when it is unregistered (see when_unregistered)
+        self._on_unregister: dict[Address, list[Callable[[], None]]] = {}
         self.running = False
 
     # -- lifecycle
@@ -179,6 +181,7 @@ class Node:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._table.clear()
+        self._on_unregister.clear()
 
     def on_stop(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` when the node stops (transports register here)."""
@@ -211,6 +214,21 @@ class Node:
     def unregister(self, addresses: Iterable[Address]) -> None:
         for address in addresses:
             self._table.pop(address, None)
+            callbacks = self._on_unregister.pop(address, None)
+            if callbacks:
+                for callback in callbacks:
+                    try:
+                        callback()
+                    except Exception:
+                        log.exception("error in a callback for unregistered address %s", address)
+
+    def when_unregistered(self, address: Address, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, when ``address`` is unregistered (its worker stopped,
+        its connection closed, ...); soon, when it is not registered now."""
+        if address not in self._table:
+            asyncio.get_running_loop().call_soon(callback)
+            return
+        self._on_unregister.setdefault(address, []).append(callback)
 
     def has_address(self, address: Address) -> bool:
         return address in self._table

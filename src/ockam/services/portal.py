@@ -79,6 +79,8 @@ __all__ = [
     "ACCESS_RECHECK_INTERVAL",
     "CONNECT_TIMEOUT",
     "LATE_PONG_WAIT",
+    "PARK_LIMIT",
+    "PARK_TOTAL",
     "PONG_TIMEOUT",
     "WRITE_HIGH_WATER",
     "WRITE_LOW_WATER",
@@ -95,6 +97,10 @@ log = logging.getLogger("ockam.portal")
 # new Payloads (back-pressure towards the peer), and where it starts accepting again.
 WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
 WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
+# Bytes of received messages one portal connection may hold while its client does not
+# read, before their senders have to wait, and the same for all the node's connections.
+PARK_LIMIT = 32 * 1024 * 1024
+PARK_TOTAL = 256 * 1024 * 1024
 # Bytes one read of a portal socket may return: a whole number of full Payloads (a read
 # as big as the node's buffer would end with a small Payload: more messages per byte).
 READ_SIZE = 5 * MAX_PAYLOAD_SIZE
@@ -151,8 +157,12 @@ class PortalSide(asyncio.BufferedProtocol):
         # socket -> node: Payloads waiting for room in the next hop's mailbox
         self._outq: collections.deque[LocalMessage] = collections.deque()
         self._sender: asyncio.Task[None] | None = None
-        # node -> socket: messages waiting for the socket's write buffer to drain
-        self._backlog: collections.deque[tuple[LocalMessage, asyncio.Future[None]]] = collections.deque()
+        # node -> socket: messages waiting for the socket's write buffer to drain (their
+        # size in _parked), and the senders waiting for the backlog to shrink (see put)
+        self._backlog: collections.deque[LocalMessage] = collections.deque()
+        self._parked = 0
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._refused = 0  # messages refused by put_nowait, not yet given to put
         self._write_blocked = False
         self._backlog_scheduled = False
         self._reading = False
@@ -175,7 +185,7 @@ class PortalSide(asyncio.BufferedProtocol):
 
     def buffered_bytes(self) -> int:
         """User-space bytes held for this connection (both directions)."""
-        size = sum(len(m.payload) for m in self._outq) + sum(len(m.payload) for m, _ in self._backlog)
+        size = sum(len(m.payload) for m in self._outq) + self._parked
         if self.transport is not None and not self._socket_closed:
             size += self.transport.get_write_buffer_size()
         return size
@@ -276,9 +286,19 @@ class PortalSide(asyncio.BufferedProtocol):
     def _write_backlog(self) -> None:
         self._backlog_scheduled = False
         backlog = self._backlog
+        portals = self.portals
         while backlog and not self._write_blocked:
-            msg, fut = backlog.popleft()
+            msg = backlog.popleft()
+            size = len(msg.payload)
+            self._parked -= size
+            portals.parked -= size
             self._handle(msg)
+        self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        waiters = self._waiters
+        while waiters and (self._parked <= self.portals.park_limit or self._socket_closed):
+            fut = waiters.popleft()
             if not fut.done():
                 fut.set_result(None)
 
@@ -290,10 +310,10 @@ class PortalSide(asyncio.BufferedProtocol):
         awaiting_pong = self.conn.state is PortalState.AWAIT_PONG
         self._local_closed()
         # messages waiting to be written are dropped; release their senders
-        while self._backlog:
-            _, fut = self._backlog.popleft()
-            if not fut.done():
-                fut.set_result(None)
+        self._backlog.clear()
+        self.portals.parked -= self._parked
+        self._parked = 0
+        self._release_waiters()
         if self.inlet is not None:
             self.inlet.sides.discard(self)
         self.portals._forget(self)
@@ -316,19 +336,54 @@ class PortalSide(asyncio.BufferedProtocol):
             self._finish()
 
     # -- Mailbox: messages from the peer
+    #
+    # Messages that cannot be written at once (the client reads slower than the peer
+    # sends) are parked here, up to Portals.park_limit bytes per connection and
+    # Portals.park_total for the node, rather than making their sender wait: the sender
+    # is often a secure channel or TCP connection shared by other portal connections, and
+    # making it wait would stall them all (head-of-line blocking; a client that waits for
+    # another connection's data before reading this one would deadlock). Past the limits
+    # the sender waits (back-pressure), so memory stays bounded.
     def put_nowait(self, msg: LocalMessage) -> bool:
-        if self._write_blocked or self._backlog:
-            return False
+        if self._write_blocked or self._backlog or self._refused:
+            size = len(msg.payload)
+            portals = self.portals
+            if (
+                self._refused
+                or self._parked + size > portals.park_limit
+                or portals.parked + size > portals.park_total
+            ):
+                # refused: the sender calls put(msg); until it does, later messages (a
+                # smaller one would fit) are refused too, to keep the order
+                self._refused += 1
+                return False
+            self._park(msg, size)
+            return True
         self._handle(msg)
         return True
 
     async def put(self, msg: LocalMessage) -> None:
+        if self._refused:
+            self._refused -= 1
         if not self._write_blocked and not self._backlog:
             self._handle(msg)
             return
+        if self._socket_closed:
+            return
+        self._park(msg, len(msg.payload))
+        if self._parked <= self.portals.park_limit and self.portals.parked <= self.portals.park_total:
+            return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._backlog.append((msg, fut))
+        self._waiters.append(fut)
         await fut
+
+    def _park(self, msg: LocalMessage, size: int) -> None:
+        self._backlog.append(msg)
+        self._parked += size
+        self.portals.parked += size
+        if not self._write_blocked and not self._backlog_scheduled:
+            self._backlog_scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_backlog)
 
     def _handle(self, msg: LocalMessage) -> None:
         if self._access is not None and not self._allowed():
@@ -479,6 +534,10 @@ class PortalSide(asyncio.BufferedProtocol):
 
     def _local_closed(self) -> None:
         """The socket hit EOF or failed: tell the peer (once)."""
+        if self.conn.state is PortalState.AWAIT_PONG and self._pong_timer is not None:
+            # The client left before the Pong: the outlet side still gets a Disconnect
+            # when its Pong comes (see connection_lost).
+            self._abandoned = True
         disconnect = self.conn.local_closed()
         if disconnect is not None and self.remote_route is not None and self.node.running:
             self._send(LocalMessage(self.remote_route, Route((self.address,)), disconnect))
@@ -666,17 +725,22 @@ class Portals:
         *,
         write_high: int = WRITE_HIGH_WATER,
         write_low: int = WRITE_LOW_WATER,
+        park_limit: int = PARK_LIMIT,
+        park_total: int = PARK_TOTAL,
     ) -> None:
         self.node = node
         self.tcp = tcp
         self.write_high = write_high
         self.write_low = write_low
+        self.park_limit = park_limit
+        self.park_total = park_total
+        self.parked = 0  # bytes parked by all the sides (see PortalSide.put_nowait)
         self.read_buffer = tcp.read_buffer if tcp is not None else ReadBuffer()
         self.outlets: dict[Address, TcpOutlet] = {}
         self.inlets: dict[str, TcpInlet] = {}
         self.sides: set[PortalSide] = set()
-        # TCP sender address -> portal sides whose route starts with it
-        self._by_connection: dict[Address, set[PortalSide]] = {}
+        # first hop (TCP sender, encryptor...) -> portal sides whose route starts with it
+        self._by_hop: dict[Address, set[PortalSide]] = {}
         node.on_stop(self.stop)
 
     # -- outlets
@@ -790,35 +854,28 @@ class Portals:
 
     # -- connection tracking
     def _watch(self, side: PortalSide) -> None:
-        """Close ``side`` when the TCP connection its route starts with closes."""
+        """Close ``side`` when the first hop of its route (a TCP connection, a secure
+        channel's encryptor, a local peer side...) goes away."""
         route = side.remote_route
-        tcp = self.tcp
-        if tcp is None or not route:
+        if not route or not route.addresses[0].is_local:
             return
         first = route.addresses[0]
-        group = self._by_connection.get(first)
+        group = self._by_hop.get(first)
         if group is None:
-            conn = tcp.connections.get(first)
-            if conn is None or conn.protocol is None:
-                return
             group = set()
-            self._by_connection[first] = group
-            self.node.spawn(self._watch_connection(first, conn.protocol.wait_closed()), name="portal watch")
+            self._by_hop[first] = group
+            self.node.when_unregistered(first, lambda: self._hop_gone(first))
         group.add(side)
 
-    async def _watch_connection(self, sender: Address, closed: Any) -> None:
-        try:
-            await closed
-        finally:
-            group = self._by_connection.pop(sender, set())
-        for side in list(group):
+    def _hop_gone(self, hop: Address) -> None:
+        for side in list(self._by_hop.pop(hop, ())):
             side.route_lost()
 
     def _forget(self, side: PortalSide) -> None:
         self.sides.discard(side)
         route = side.remote_route
         if route:
-            group = self._by_connection.get(route.addresses[0])
+            group = self._by_hop.get(route.addresses[0])
             if group is not None:
                 group.discard(side)
 

@@ -101,6 +101,12 @@ class TcpConnection:
         if self.protocol is not None:
             self.protocol.close()
 
+    @property
+    def held_back(self) -> bool:
+        """Reading is paused because a mailbox of this node is full (local
+        back-pressure): nothing more arrives from the peer until it has room."""
+        return self.protocol is not None and self.protocol._paused_by_node > 0
+
 
 @dataclass
 class TcpListener:
