@@ -307,6 +307,9 @@ def _port_is_free_guard(listen: HostnamePort) -> None:
         raise InvalidArgument(f"cannot resolve the address {listen}")
     family, _type, _proto, _name, sockaddr = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as s:
+        # as the listener itself will (and Rust's): connections of an earlier listener
+        # still in TIME_WAIT do not make the port busy
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(sockaddr)
         except OSError:
