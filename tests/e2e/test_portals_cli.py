@@ -722,6 +722,71 @@ def test_portal_between_two_network_namespaces(ockam: Ockam, two_namespaces: tup
         shutil.rmtree(www, ignore_errors=True)
 
 
+# -- many connections at once -------------------------------------------------------------
+
+_ECHO_SERVER = """
+import asyncio, sys
+async def handle(reader, writer):
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=512)
+    print("ready", flush=True)
+    await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def test_two_hundred_concurrent_connections_through_one_inlet(ockam: Ockam) -> None:
+    """200 clients at once through one inlet and its one secure channel to the outlet
+    node (real node processes), each sending 100-200 KB and reading it back intact."""
+    import asyncio
+
+    echo_port = free_port()
+    echo = subprocess.Popen(
+        [sys.executable, "-c", _ECHO_SERVER, str(echo_port)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
+        ockam.ok("node", "create", "s")
+        ockam.ok("node", "create", "c")
+        ockam.ok("tcp-outlet", "create", "--at", "s", "--to", f"127.0.0.1:{echo_port}")
+        inlet_port = free_port()
+        ockam.ok("tcp-inlet", "create", "--at", "c", "--from", f"127.0.0.1:{inlet_port}",
+                 "--to", "/node/s/secure/api/service/outlet")  # fmt: skip
+
+        async def one(i: int) -> bool:
+            data = os.urandom(100_000 + i * 500)
+            reader, writer = await asyncio.open_connection("127.0.0.1", inlet_port)
+            try:
+                writer.write(data)
+                await writer.drain()
+                got = await asyncio.wait_for(reader.readexactly(len(data)), 60)
+            finally:
+                writer.close()
+            return got == data
+
+        async def all_of_them() -> list[bool]:
+            return await asyncio.gather(*(one(i) for i in range(200)))
+
+        results = asyncio.run(all_of_them())
+        assert results.count(True) == 200
+        # one secure channel served them all
+        channels = json.loads(ockam.ok("secure-channel", "list", "--at", "c", "--output", "json"))
+        assert len(channels) == 1, channels
+        # and the inlet still serves
+        assert asyncio.run(one(0))
+    finally:
+        echo.terminate()
+        echo.wait(timeout=10)
+
+
 # -- integrity: 1 GiB each way, slow readers, bounded memory -------------------------------
 
 

@@ -152,6 +152,7 @@ class Node:
         # (e.g. ``1#host:port`` reached *after* a hop: the connection is opened or reused here)
         self.routers: dict[int, Callable[[LocalMessage], Awaitable[None]]] = {}
         self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         # address -> callbacks to run once when it is unregistered (see when_unregistered)
         self._on_unregister: dict[Address, list[Callable[[], None]]] = {}
         self.running = False
@@ -181,6 +182,7 @@ class Node:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._table.clear()
+        self._loop = None
         self._on_unregister.clear()
 
     def on_stop(self, closer: Callable[[], Awaitable[None]]) -> None:
@@ -189,9 +191,15 @@ class Node:
 
     def spawn(self, coro: Awaitable[Any], name: str | None = None) -> asyncio.Task[Any]:
         """Start a task owned by the node: cancelled on stop, errors logged, never lost."""
-        task = asyncio.ensure_future(coro)
-        if name:
-            task.set_name(name)
+        if asyncio.iscoroutine(coro):
+            loop = self._loop
+            if loop is None:  # (asked once: on Python 3.11 each asking is a system call)
+                loop = self._loop = asyncio.get_running_loop()
+            task: asyncio.Task[Any] = loop.create_task(coro, name=name)
+        else:
+            task = asyncio.ensure_future(coro)
+            if name:
+                task.set_name(name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task

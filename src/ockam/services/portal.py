@@ -44,7 +44,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -152,7 +151,6 @@ class PortalSide(asyncio.BufferedProtocol):
         self._return_route = Route((self.address,))
         self.remote_route: Route | None = None
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
         self.generation = inlet.generation if inlet is not None else 0
         # socket -> node: Payloads waiting for room in the next hop's mailbox
         self._outq: collections.deque[LocalMessage] = collections.deque()
@@ -161,7 +159,7 @@ class PortalSide(asyncio.BufferedProtocol):
         # size in _parked), and the senders waiting for the backlog to shrink (see put)
         self._backlog: collections.deque[LocalMessage] = collections.deque()
         self._parked = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters: list[asyncio.Future[None]] = []
         self._refused = 0  # messages refused by put_nowait, not yet given to put
         self._write_blocked = False
         self._backlog_scheduled = False
@@ -180,6 +178,12 @@ class PortalSide(asyncio.BufferedProtocol):
 
     # -- state
     @property
+    def peer(self) -> str:
+        """The socket's remote address as text (for messages: asked only when needed)."""
+        transport = self.transport
+        return "?" if transport is None else _peer_text(transport.get_extra_info("peername"))
+
+    @property
     def state(self) -> PortalState:
         return self.conn.state
 
@@ -194,11 +198,7 @@ class PortalSide(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # (uvloop's transports are not asyncio.Transport subclasses, but behave as such)
         self.transport = transport = cast(asyncio.Transport, transport)
-        self.peer = _peer_text(transport.get_extra_info("peername"))
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # (asyncio and uvloop set TCP_NODELAY on TCP sockets themselves)
         transport.set_write_buffer_limits(self.portals.write_high, self.portals.write_low)
         # Nothing is read before the connection is set up (the inlet waits for the Pong,
         # the outlet sends its Pong first).
@@ -223,7 +223,7 @@ class PortalSide(asyncio.BufferedProtocol):
             if inlet.access is not None:
                 self.guard(inlet.access, inlet.peer)
             ping = self.conn.ping()
-            self._pong_timer = asyncio.get_running_loop().call_later(inlet.pong_timeout, self._pong_timeout)
+            self._pong_timer = self.portals.loop.call_later(inlet.pong_timeout, self._pong_timeout)
             self._send(LocalMessage(route, Route((self.address,)), ping))
         else:
             self._register()
@@ -281,7 +281,7 @@ class PortalSide(asyncio.BufferedProtocol):
             # Not from inside the transport's own write callback: a write that fails there
             # would make asyncio report the connection lost twice.
             self._backlog_scheduled = True
-            asyncio.get_running_loop().call_soon(self._write_backlog)
+            self.portals.loop.call_soon(self._write_backlog)
 
     def _write_backlog(self) -> None:
         self._backlog_scheduled = False
@@ -298,7 +298,7 @@ class PortalSide(asyncio.BufferedProtocol):
     def _release_waiters(self) -> None:
         waiters = self._waiters
         while waiters and (self._parked <= self.portals.park_limit or self._socket_closed):
-            fut = waiters.popleft()
+            fut = waiters.pop(0)
             if not fut.done():
                 fut.set_result(None)
 
@@ -331,7 +331,7 @@ class PortalSide(asyncio.BufferedProtocol):
         if self.conn.state is PortalState.DISCONNECTING and self.node.running:
             # Keep the address for the grace period so that in-flight messages are
             # swallowed quietly instead of being reported as undeliverable.
-            asyncio.get_running_loop().call_later(DISCONNECT_GRACE, self._finish)
+            self.portals.loop.call_later(DISCONNECT_GRACE, self._finish)
         else:
             self._finish()
 
@@ -373,7 +373,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self._park(msg, len(msg.payload))
         if self._parked <= self.portals.park_limit and self.portals.parked <= self.portals.park_total:
             return
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[None] = self.portals.loop.create_future()
         self._waiters.append(fut)
         await fut
 
@@ -383,7 +383,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self.portals.parked += size
         if not self._write_blocked and not self._backlog_scheduled:
             self._backlog_scheduled = True
-            asyncio.get_running_loop().call_soon(self._write_backlog)
+            self.portals.loop.call_soon(self._write_backlog)
 
     def _handle(self, msg: LocalMessage) -> None:
         if self._access is not None and not self._allowed():
@@ -475,8 +475,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self._allowed_until = 0.0
         self._payload_info = {OUTGOING_CHECK: self._allowed}
         if self._access_timer is None and not self._socket_closed:
-            loop = asyncio.get_running_loop()
-            self._access_timer = loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
+            self._access_timer = self.portals.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
 
     def _allowed(self) -> bool:
         """The (cached) decision of the access control; a refusal closes the connection."""
@@ -501,8 +500,7 @@ class PortalSide(asyncio.BufferedProtocol):
             return
         self._allowed_until = 0.0
         if self._allowed():
-            loop = asyncio.get_running_loop()
-            self._access_timer = loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
+            self._access_timer = self.portals.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
 
     def _finish(self) -> None:
         self.conn.closed()
@@ -529,7 +527,7 @@ class PortalSide(asyncio.BufferedProtocol):
             # A late Pong still gets a Disconnect, so that the outlet closes its target.
             self._abandoned = True
             wait = max(LATE_PONG_WAIT, inlet.pong_timeout if inlet is not None else 0)
-            self._pong_timer = asyncio.get_running_loop().call_later(wait, self._pong_timeout)
+            self._pong_timer = self.portals.loop.call_later(wait, self._pong_timeout)
             self._close_socket()
 
     def _local_closed(self) -> None:
@@ -653,22 +651,27 @@ class OutletListener(Worker):
         self.outlet = outlet
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        self.handle_message_now(ctx, msg)
+
+    def handle_message_now(self, ctx: Context, msg: LocalMessage) -> bool:
+        # (in the sender's call: no hop through this worker's task for each new connection)
         if not is_ping(msg.payload):
             log.warning("outlet %s: dropping a message that is not a ping", self.outlet.address)
-            return
+            return True
         if not msg.return_route:
             log.warning("outlet %s: dropping a ping without return route", self.outlet.address)
-            return
+            return True
         peer = None
         if self.outlet.access is not None:
             peer = message_identifier(msg)
             if not self.outlet.access.decide(peer):
-                return  # refused (logged by the access control): no answer, as Rust
+                return True  # refused (logged by the access control): no answer, as Rust
         # The rest of the onward route (if any) is ignored, as Rust does.
         self.portals.node.spawn(
             self.portals._connect_outlet(self.outlet, msg.return_route, peer),
             name=f"outlet {self.outlet.address} connect",
         )
+        return True
 
 
 # -- inlets -------------------------------------------------------------------------------
@@ -736,12 +739,21 @@ class Portals:
         self.park_total = park_total
         self.parked = 0  # bytes parked by all the sides (see PortalSide.put_nowait)
         self.read_buffer = tcp.read_buffer if tcp is not None else ReadBuffer()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.outlets: dict[Address, TcpOutlet] = {}
         self.inlets: dict[str, TcpInlet] = {}
         self.sides: set[PortalSide] = set()
         # first hop (TCP sender, encryptor...) -> portal sides whose route starts with it
         self._by_hop: dict[Address, set[PortalSide]] = {}
         node.on_stop(self.stop)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The node's event loop (asked once: on Python 3.11 each asking is a system call)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
 
     # -- outlets
     async def create_outlet(
@@ -777,19 +789,16 @@ class Portals:
         self, outlet: TcpOutlet, pong_route: Route, peer: Identifier | None = None
     ) -> None:
         side = PortalSide(self, outlet=outlet)
-        loop = asyncio.get_running_loop()
         ssl_ctx = ssl.create_default_context() if outlet.tls else None
         try:
-            await asyncio.wait_for(
-                loop.create_connection(
+            async with asyncio.timeout(outlet.connect_timeout):  # (no extra task, unlike wait_for)
+                await self.loop.create_connection(
                     lambda: side,
                     outlet.host.strip("[]"),  # an IPv6 target is kept bracketed, as Rust shows it
                     outlet.port,
                     ssl=ssl_ctx,
                     server_hostname=outlet.host if ssl_ctx else None,
-                ),
-                outlet.connect_timeout,
-            )
+                )
         except (OSError, TimeoutError, ssl.SSLError) as e:
             reason = "timed out" if isinstance(e, TimeoutError) else (getattr(e, "strerror", None) or str(e))
             log.warning(
@@ -830,9 +839,8 @@ class Portals:
             raise AlreadyExists(f"A TCP inlet with alias '{name}' already exists")
         host, port = parse_host_port(bind)
         inlet = TcpInlet(name, bind, route, pong_timeout, access=access)
-        loop = asyncio.get_running_loop()
         try:
-            server = await loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)
+            server = await self.loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)
         except OSError as e:
             raise TransportError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
         inlet.server = server
