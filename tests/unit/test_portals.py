@@ -26,7 +26,7 @@ from ockam.node import Context, LocalMessage, Worker
 from ockam.protocol import api_models as models
 from ockam.protocol.api_wire import Request, Response, decode_response
 from ockam.protocol.portal import MAX_PAYLOAD_SIZE
-from ockam.services.portal import PARK_LIMIT
+from ockam.services.portal import PARK_LIMIT, PONG_TIMEOUT
 from ockam.transport.tcp import TcpConnection
 
 # -- helpers ------------------------------------------------------------------------------
@@ -557,7 +557,13 @@ class _Delay(Worker):
         await ctx.forward(LocalMessage(msg.onward_route.step(), msg.return_route, msg.payload))
 
 
-async def test_an_outlet_connection_is_closed_when_its_inlet_client_left_before_the_pong() -> None:
+@contextlib.asynccontextmanager
+async def slow_outlet_pair(
+    pong_timeout: float = PONG_TIMEOUT,
+) -> AsyncIterator[tuple[RunningNode, RunningNode, int, list[float]]]:
+    """Nodes a (an outlet whose Pongs take 0.5 s: its route goes through a delaying worker)
+    and b (an inlet to it, whose port is yielded), and the times at which the outlet's
+    target saw its connections end."""
     eofs: list[float] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -570,51 +576,41 @@ async def test_an_outlet_connection_is_closed_when_its_inlet_client_left_before_
         async with nodes("a", "b") as (a, b):
             await a.node.start_worker("delay", _Delay(0.5), mailbox_size=8)
             assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
-            b.portals.pong_timeout = 0.2
+            b.portals.pong_timeout = pong_timeout
             resp = await create_inlet(b, outlet_route(a, "delay/service/outlet"))
-            port = port_of(resp.body[1])
-            # a client that leaves at once (unnoticed: nothing is read before the Pong) and
-            # one that waits: the Pong timeout closes both
-            _, w1 = await asyncio.open_connection("127.0.0.1", port)
-            w1.close()
-            r2, w2 = await asyncio.open_connection("127.0.0.1", port)
-            assert await read_until_closed(r2, 2) == b""
-            w2.close()
-            # both outlet connections (made 0.5 s later) are told to close by their late Pong
-            await wait_for(lambda: len(eofs) == 2, 5)
-            await wait_for(lambda: not a.portals.portals.sides, 5)
+            yield a, b, port_of(resp.body[1]), eofs
     finally:
         server.close()
+
+
+async def test_an_outlet_connection_is_closed_when_its_inlet_client_left_before_the_pong() -> None:
+    async with slow_outlet_pair(pong_timeout=0.2) as (a, _, port, eofs):
+        # a client that leaves at once (unnoticed: nothing is read before the Pong) and
+        # one that waits: the Pong timeout closes both
+        _, w1 = await asyncio.open_connection("127.0.0.1", port)
+        w1.close()
+        r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+        assert await read_until_closed(r2, 2) == b""
+        w2.close()
+        # both outlet connections (made 0.5 s later) are told to close by their late Pong
+        await wait_for(lambda: len(eofs) == 2, 5)
+        await wait_for(lambda: not a.portals.portals.sides, 5)
 
 
 async def test_an_outlet_connection_is_closed_when_its_client_closed_before_the_pong() -> None:
     """The inlet notices the client's EOF before the Pong (as uvloop does, reading early):
     the late Pong is still answered with a Disconnect."""
-    eofs: list[float] = []
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.read()
-        eofs.append(time.monotonic())
-        writer.close()
-
-    server = await asyncio.start_server(handle, "127.0.0.1", 0)
-    try:
-        async with nodes("a", "b") as (a, b):
-            await a.node.start_worker("delay", _Delay(0.5), mailbox_size=8)
-            assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
-            resp = await create_inlet(b, outlet_route(a, "delay/service/outlet"))
-            _, w1 = await asyncio.open_connection("127.0.0.1", port_of(resp.body[1]))
-            await wait_for(lambda: len(b.portals.portals.sides) == 1, 2)
-            (side,) = b.portals.portals.sides
-            # what the loop does when it reads the client's EOF
-            assert not side.eof_received()
-            assert side.transport is not None
-            side.transport.close()
-            w1.close()
-            await wait_for(lambda: len(eofs) == 1, 5)
-            await wait_for(lambda: not a.portals.portals.sides and not b.portals.portals.sides, 5)
-    finally:
-        server.close()
+    async with slow_outlet_pair() as (a, b, port, eofs):
+        _, w1 = await asyncio.open_connection("127.0.0.1", port)
+        await wait_for(lambda: len(b.portals.portals.sides) == 1, 2)
+        (side,) = b.portals.portals.sides
+        # what the loop does when it reads the client's EOF
+        assert not side.eof_received()
+        assert side.transport is not None
+        side.transport.close()
+        w1.close()
+        await wait_for(lambda: len(eofs) == 1, 5)
+        await wait_for(lambda: not a.portals.portals.sides and not b.portals.portals.sides, 5)
 
 
 async def test_outlet_connections_close_when_their_secure_channel_closes() -> None:
