@@ -13,9 +13,12 @@ socket and the node mailbox of the side's public address, so no task or queue si
 between the network and the socket. Back-pressure:
 
 * peer -> socket: when the socket's write buffer passes its high-water mark the side
-  refuses new messages (``put_nowait`` returns False), so the sender (a TCP connection,
-  a secure channel worker...) waits and pauses its own source; the waiting messages
-  are written in order once the buffer drains;
+  parks new messages, in order, up to :data:`PARK_LIMIT` bytes (:data:`PARK_TOTAL` for
+  all the node's sides), so that the sender, often a secure channel or TCP connection
+  shared with other portal connections, is not held up by one slow client (no
+  head-of-line blocking); past that it refuses them (``put_nowait`` returns False), so
+  the sender waits and pauses its own source; parked messages are written in order once
+  the buffer drains;
 * socket -> peer: when the next hop's mailbox is full the side pauses reading its
   socket until that mailbox took every pending Payload.
 
