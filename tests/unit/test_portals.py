@@ -634,7 +634,8 @@ async def test_a_client_that_stops_reading_does_not_stall_the_other_connections(
     """Two portal connections share the inlet's route: one client stops reading while its
     server floods it; the other keeps working (no head-of-line blocking), and the first
     still gets every byte once it reads again."""
-    flood = os.urandom(PARK_LIMIT * 3 // 4)
+    limit = 8 * 1024 * 1024  # (set below: more than the socket buffers take)
+    flood = os.urandom(limit * 3 // 4)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -652,6 +653,7 @@ async def test_a_client_that_stops_reading_does_not_stall_the_other_connections(
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
         async with nodes("a", "b") as (a, b):
+            b.portals.portals.park_limit = limit
             assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
             resp = await create_inlet(b, outlet_route(a))
             port = port_of(resp.body[1])

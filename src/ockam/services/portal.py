@@ -101,8 +101,8 @@ WRITE_HIGH_WATER = 4 * MAX_PAYLOAD_SIZE
 WRITE_LOW_WATER = MAX_PAYLOAD_SIZE
 # Bytes of received messages one portal connection may hold while its client does not
 # read, before their senders have to wait, and the same for all the node's connections.
-PARK_LIMIT = 8 * 1024 * 1024
-PARK_TOTAL = 128 * 1024 * 1024
+PARK_LIMIT = 2 * 1024 * 1024
+PARK_TOTAL = 64 * 1024 * 1024
 # Bytes one read of a portal socket may return: a whole number of full Payloads (a read
 # as big as the node's buffer would end with a small Payload: more messages per byte).
 READ_SIZE = 5 * MAX_PAYLOAD_SIZE

@@ -74,6 +74,11 @@ __all__ = [
 
 log = logging.getLogger("ockam.secure_channel")
 
+# Messages an encryptor or decryptor queues while it waits for the next hop (its data path
+# handles them at once otherwise): a few hundred KiB of portal payloads, so that little is
+# in flight past a decision (e.g. an access control) taken when a message leaves a node.
+CHANNEL_MAILBOX_SIZE = 32
+
 DEFAULT_TIMEOUT = 120.0
 _EMPTY_ROUTE = Route()
 
@@ -350,8 +355,14 @@ class SecureChannels:
         return channel
 
     async def _start(self, channel: SecureChannel, decryptor: _DecryptorWorker) -> None:
-        await self.node.start_worker([channel.decryptor_remote, channel.decryptor_internal], decryptor)
-        await self.node.start_worker(channel.encryptor, _EncryptorWorker(self, channel, decryptor))
+        await self.node.start_worker(
+            [channel.decryptor_remote, channel.decryptor_internal],
+            decryptor,
+            mailbox_size=CHANNEL_MAILBOX_SIZE,
+        )
+        await self.node.start_worker(
+            channel.encryptor, _EncryptorWorker(self, channel, decryptor), mailbox_size=CHANNEL_MAILBOX_SIZE
+        )
         self.channels[channel.encryptor] = channel
         retriever = channel.credential_retriever
         if retriever is not None and not any(r is retriever for r in self._subscribed):
