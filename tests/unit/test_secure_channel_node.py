@@ -92,6 +92,9 @@ async def test_wrong_authorized_identifier_fails_and_tampering_is_rejected() -> 
         await b.node.start_worker("tamper", tamper)
         channel = await sa.create_channel(route(conn.sender, "tamper", "api"), timeout=5)
         ctx = a.node.context()
+        # (the initiator is done when it has sent message 3: one round trip makes sure that
+        # the responder got it, before the tamper is armed)
+        assert (await ctx.send_and_receive(route(channel.encryptor, "echo"), b"up", 5)).payload == b"up"
         tamper.armed = True
         await ctx.send(route(channel.encryptor, "echo"), b"flipped")
         with pytest.raises(OckamError):

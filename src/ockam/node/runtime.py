@@ -189,13 +189,18 @@ class Node:
         """Run ``closer`` when the node stops (transports register here)."""
         self._closers.append(closer)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The node's event loop (asked once: on Python 3.11 each asking is a system call)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
     def spawn(self, coro: Awaitable[Any], name: str | None = None) -> asyncio.Task[Any]:
         """Start a task owned by the node: cancelled on stop, errors logged, never lost."""
         if asyncio.iscoroutine(coro):
-            loop = self._loop
-            if loop is None:  # (asked once: on Python 3.11 each asking is a system call)
-                loop = self._loop = asyncio.get_running_loop()
-            task: asyncio.Task[Any] = loop.create_task(coro, name=name)
+            task: asyncio.Task[Any] = self.loop.create_task(coro, name=name)
         else:
             task = asyncio.ensure_future(coro)
             if name:

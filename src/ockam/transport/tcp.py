@@ -131,7 +131,6 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write = asyncio.Event()
         self._can_write.set()
         self._closed = asyncio.Event()
-        self._pending: list[asyncio.Future[None]] = []
         self._paused_by_node = 0
         self._heads = FrameHeads()
         # the return routes of received messages, with the sender address prepended: the
@@ -139,6 +138,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._last_return: Route | None = None
         self._last_return_here = Route()
         self._local_info: dict[str, Any] = {}
+        # frames written in this turn of the event loop, written together at its end
+        self._unsent: list[bytes | memoryview] = []
+        self._unsent_size = 0
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -212,6 +214,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._can_write.set()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unsent = []
         self._can_write.set()
         self._closed.set()
         if self.info is not None:
@@ -241,11 +244,30 @@ class _Connection(asyncio.BufferedProtocol):
             log.warning("closing connection: %s", e)
             self.close()
             return
-        # one system call (writev) and no copy of the payload with uvloop
-        self.transport.writelines((head, payload))
+        # no copy of the payload with uvloop; the frames written in one turn of the event
+        # loop (e.g. the control messages of many portal connections) go out together, in
+        # one system call (writev) and one wake-up of the peer
+        unsent = self._unsent
+        if not unsent:
+            self.node.loop.call_soon(self._flush)
+        unsent.append(head)
+        unsent.append(payload)
+        self._unsent_size += len(payload)
+        if self._unsent_size >= LOW_WATER:
+            self._flush()
+
+    def _flush(self) -> None:
+        unsent = self._unsent
+        if not unsent:
+            return
+        self._unsent = []
+        self._unsent_size = 0
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.writelines(unsent)
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
+            self._flush()
             self.transport.close()
 
     async def wait_closed(self) -> None:
