@@ -256,19 +256,21 @@ class Session(Generic[T]):
                     await asyncio.sleep(wait)
                     delay = min(delay * 2, self.retry_max)
                 continue
-            held_back = self.outcome.held_back
-            if len(self._pings) >= self.max_missed and held_back is not None and held_back():
+            if len(self._pings) >= self.max_missed:
+                held_back = self.outcome.held_back
+                if held_back is None or not held_back():
+                    log.warning(
+                        "%s: no answer to %d pings; replacing the connection", self.key, len(self._pings)
+                    )
+                    self.replacements += 1
+                    await self._down()
+                    continue
                 # The answers may be waiting behind data that this node's own consumers
                 # (e.g. a portal client that does not read) have no room for: the peer is
-                # not known to be gone. (Rust replaces the connection, and with it every
-                # portal connection using it.)
+                # not known to be gone, so the oldest pings stop counting. (Rust replaces the
+                # connection, and with it every portal connection using it.)
                 log.debug("%s: pings unanswered while the connection is held back", self.key)
-                del self._pings[: -self.max_missed + 1 or None]
-            elif len(self._pings) >= self.max_missed:
-                log.warning("%s: no answer to %d pings; replacing the connection", self.key, len(self._pings))
-                self.replacements += 1
-                await self._down()
-                continue
+                del self._pings[: len(self._pings) - self.max_missed + 1]
             self._send_ping(self.outcome.ping_route)
             deadline = loop.time() + self.ping_interval
             while self.outcome is not None:

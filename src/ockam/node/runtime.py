@@ -239,7 +239,7 @@ class Node:
         """Call ``callback`` once, when ``address`` is unregistered (its worker stopped,
         its connection closed, ...); soon, when it is not registered now."""
         if address not in self._table:
-            asyncio.get_running_loop().call_soon(callback)
+            self.loop.call_soon(callback)
             return
         self._on_unregister.setdefault(address, []).append(callback)
 

@@ -226,7 +226,7 @@ class PortalSide(asyncio.BufferedProtocol):
             if inlet.access is not None:
                 self.guard(inlet.access, inlet.peer)
             ping = self.conn.ping()
-            self._pong_timer = self.portals.loop.call_later(inlet.pong_timeout, self._pong_timeout)
+            self._pong_timer = self.node.loop.call_later(inlet.pong_timeout, self._pong_timeout)
             self._send(LocalMessage(route, Route((self.address,)), ping))
         else:
             self._register()
@@ -284,7 +284,7 @@ class PortalSide(asyncio.BufferedProtocol):
             # Not from inside the transport's own write callback: a write that fails there
             # would make asyncio report the connection lost twice.
             self._backlog_scheduled = True
-            self.portals.loop.call_soon(self._write_backlog)
+            self.node.loop.call_soon(self._write_backlog)
 
     def _write_backlog(self) -> None:
         self._backlog_scheduled = False
@@ -310,8 +310,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self._write_blocked = False
         if exc is not None:
             log.debug("portal %s: connection to %s lost: %s", self.address, self.peer, exc)
-        awaiting_pong = self.conn.state is PortalState.AWAIT_PONG
-        self._local_closed()
+        self._local_closed()  # (sets _abandoned when the client left before the Pong)
         # messages waiting to be written are dropped; release their senders
         self._backlog.clear()
         self.portals.parked -= self._parked
@@ -323,7 +322,7 @@ class PortalSide(asyncio.BufferedProtocol):
         if self._access_timer is not None:
             self._access_timer.cancel()
             self._access_timer = None
-        if (awaiting_pong or self._abandoned) and self._pong_timer is not None and self.node.running:
+        if self._abandoned and self._pong_timer is not None and self.node.running:
             # The client left before the Pong: keep the address until the Pong comes (or
             # the timeout), to tell the outlet to close its target connection.
             self._abandoned = True
@@ -334,7 +333,7 @@ class PortalSide(asyncio.BufferedProtocol):
         if self.conn.state is PortalState.DISCONNECTING and self.node.running:
             # Keep the address for the grace period so that in-flight messages are
             # swallowed quietly instead of being reported as undeliverable.
-            self.portals.loop.call_later(DISCONNECT_GRACE, self._finish)
+            self.node.loop.call_later(DISCONNECT_GRACE, self._finish)
         else:
             self._finish()
 
@@ -350,12 +349,7 @@ class PortalSide(asyncio.BufferedProtocol):
     def put_nowait(self, msg: LocalMessage) -> bool:
         if self._write_blocked or self._backlog or self._refused:
             size = len(msg.payload)
-            portals = self.portals
-            if (
-                self._refused
-                or self._parked + size > portals.park_limit
-                or portals.parked + size > portals.park_total
-            ):
+            if self._refused or not self._has_room(size):
                 # refused: the sender calls put(msg); until it does, later messages (a
                 # smaller one would fit) are refused too, to keep the order
                 self._refused += 1
@@ -374,11 +368,16 @@ class PortalSide(asyncio.BufferedProtocol):
         if self._socket_closed:
             return
         self._park(msg, len(msg.payload))
-        if self._parked <= self.portals.park_limit and self.portals.parked <= self.portals.park_total:
+        if self._has_room(0):
             return
-        fut: asyncio.Future[None] = self.portals.loop.create_future()
+        fut: asyncio.Future[None] = self.node.loop.create_future()
         self._waiters.append(fut)
         await fut
+
+    def _has_room(self, size: int) -> bool:
+        """Whether ``size`` more parked bytes stay within this side's and the node's limits."""
+        portals = self.portals
+        return self._parked + size <= portals.park_limit and portals.parked + size <= portals.park_total
 
     def _park(self, msg: LocalMessage, size: int) -> None:
         self._backlog.append(msg)
@@ -386,7 +385,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self.portals.parked += size
         if not self._write_blocked and not self._backlog_scheduled:
             self._backlog_scheduled = True
-            self.portals.loop.call_soon(self._write_backlog)
+            self.node.loop.call_soon(self._write_backlog)
 
     def _handle(self, msg: LocalMessage) -> None:
         if self._access is not None and not self._allowed():
@@ -478,7 +477,7 @@ class PortalSide(asyncio.BufferedProtocol):
         self._allowed_until = 0.0
         self._payload_info = {OUTGOING_CHECK: self._allowed}
         if self._access_timer is None and not self._socket_closed:
-            self._access_timer = self.portals.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
+            self._access_timer = self.node.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
 
     def _allowed(self) -> bool:
         """The (cached) decision of the access control; a refusal closes the connection."""
@@ -503,7 +502,7 @@ class PortalSide(asyncio.BufferedProtocol):
             return
         self._allowed_until = 0.0
         if self._allowed():
-            self._access_timer = self.portals.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
+            self._access_timer = self.node.loop.call_later(ACCESS_RECHECK_INTERVAL, self._recheck_access)
 
     def _finish(self) -> None:
         self.conn.closed()
@@ -530,7 +529,7 @@ class PortalSide(asyncio.BufferedProtocol):
             # A late Pong still gets a Disconnect, so that the outlet closes its target.
             self._abandoned = True
             wait = max(LATE_PONG_WAIT, inlet.pong_timeout if inlet is not None else 0)
-            self._pong_timer = self.portals.loop.call_later(wait, self._pong_timeout)
+            self._pong_timer = self.node.loop.call_later(wait, self._pong_timeout)
             self._close_socket()
 
     def _local_closed(self) -> None:
@@ -742,21 +741,12 @@ class Portals:
         self.park_total = park_total
         self.parked = 0  # bytes parked by all the sides (see PortalSide.put_nowait)
         self.read_buffer = tcp.read_buffer if tcp is not None else ReadBuffer()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.outlets: dict[Address, TcpOutlet] = {}
         self.inlets: dict[str, TcpInlet] = {}
         self.sides: set[PortalSide] = set()
         # first hop (TCP sender, encryptor...) -> portal sides whose route starts with it
         self._by_hop: dict[Address, set[PortalSide]] = {}
         node.on_stop(self.stop)
-
-    @property
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The node's event loop (asked once: on Python 3.11 each asking is a system call)."""
-        loop = self._loop
-        if loop is None:
-            loop = self._loop = asyncio.get_running_loop()
-        return loop
 
     # -- outlets
     async def create_outlet(
@@ -795,7 +785,7 @@ class Portals:
         ssl_ctx = ssl.create_default_context() if outlet.tls else None
         try:
             async with asyncio.timeout(outlet.connect_timeout):  # (no extra task, unlike wait_for)
-                await self.loop.create_connection(
+                await self.node.loop.create_connection(
                     lambda: side,
                     outlet.host.strip("[]"),  # an IPv6 target is kept bracketed, as Rust shows it
                     outlet.port,
@@ -843,7 +833,7 @@ class Portals:
         host, port = parse_host_port(bind)
         inlet = TcpInlet(name, bind, route, pong_timeout, access=access)
         try:
-            server = await self.loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)
+            server = await self.node.loop.create_server(lambda: PortalSide(self, inlet=inlet), host, port)
         except OSError as e:
             raise TransportError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
         inlet.server = server
