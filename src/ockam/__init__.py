@@ -47,6 +47,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "SecureChannel": (_LIBRARY, "SecureChannel"),
     "SecureChannelListener": (_LIBRARY, "SecureChannelListener"),
     "Relay": (_LIBRARY, "Relay"),
+    "Reachability": (_LIBRARY, "Reachability"),
     # errors
     "OckamError": (_ERRORS, "OckamError"),
     "AddressNotFound": (_ERRORS, "AddressNotFound"),
@@ -88,6 +89,7 @@ __all__ = [
     "SecureChannel",
     "SecureChannelListener",
     "Relay",
+    "Reachability",
     "OckamError",
     "AddressNotFound",
     "AlreadyExists",
@@ -127,6 +129,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ imports on 
         Identity,
         Message,
         Node,
+        Reachability,
         Relay,
         Routable,
         RouteLike,

@@ -263,7 +263,10 @@ async def test_access_controlled_worker_drops_refused_messages(setup: Setup) -> 
             seen.append(msg.local_info["identifier"])
             await ctx.forward(msg.reply(b"ok", ctx.address))
 
-    await s.server.node.start_worker("service", AccessControlledWorker(Service(), _web_policy(s)))
+    api = s.server.secure_channels.listeners[Address.local("api")]
+    await s.server.node.start_worker(
+        "service", AccessControlledWorker(Service(), _web_policy(s)), consumes=(api.flow_control_id,)
+    )
     for node, expected in ((web, True), (db, False)):
         channel = await _open(node, s.server)
         with node.node.context() as ctx:

@@ -531,3 +531,36 @@ async def test_relay() -> None:
         no_service = await a.tcp.listen()
         with pytest.raises(ockam.Timeout):
             await b.create_relay(ockam.Address.tcp(no_service.address), timeout=0.3)
+
+
+async def test_reachable_from_narrows_who_reaches_a_worker_or_an_outlet() -> None:
+    server, port = await tcp_echo_server()
+    async with server, ockam.Node("b") as b, ockam.Node("a") as a:
+        listener = await b.tcp.listen()
+        channels = await b.create_secure_channel_listener("secure_channel_listener")
+        await b.start_worker("everyone", Echoer())  # the default: every entry point
+        await b.start_worker("channels", Echoer(), reachable_from=[channels])
+        await b.start_worker("local", Echoer(), reachable_from=())
+        await b.tcp.create_outlet("outlet", f"127.0.0.1:{port}", reachable_from=[channels])
+        hop = ockam.Address.tcp(listener.address)
+        channel = await a.create_secure_channel(ockam.route(hop, "secure_channel_listener"))
+        assert (await a.send_and_receive(ockam.route(hop, "everyone"), "tcp")).text == "tcp"
+        assert (await a.send_and_receive(ockam.route(channel, "everyone"), "sc")).text == "sc"
+        assert (await a.send_and_receive(ockam.route(channel, "channels"), "sc")).text == "sc"
+        for to in (ockam.route(hop, "channels"), ockam.route(hop, "local"), ockam.route(channel, "local")):
+            with pytest.raises(ockam.Timeout):
+                await a.send_and_receive(to, "x", timeout=0.3)
+        assert (await b.send_and_receive("local", "here")).text == "here"
+        # the outlet: through the channel only
+        inlet = await a.tcp.create_inlet("127.0.0.1:0", ockam.route(channel, "outlet"))
+        assert await roundtrip(inlet.address, b"through") == b"through"
+        assert channel.flow_control_id and listener.flow_control_id and channels.flow_control_id
+        # a listener created later is an entry point of the default workers too
+        later = await b.tcp.listen()
+        hop2 = ockam.Address.tcp(later.address)
+        assert (await a.send_and_receive(ockam.route(hop2, "everyone"), "later")).text == "later"
+        with pytest.raises(ockam.Timeout):
+            await a.send_and_receive(ockam.route(hop2, "channels"), "x", timeout=0.3)
+        with pytest.raises(ockam.InvalidArgument):
+            await b.start_worker("bad", Echoer(), reachable_from=[object()])  # type: ignore[list-item]
+        await b.start_worker("bad", Echoer())  # (nothing was started)

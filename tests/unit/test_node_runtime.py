@@ -14,7 +14,7 @@ from ockam.api.node_process import NodeConfig, start_node
 from ockam.codec import bare
 from ockam.codec.address import Address
 from ockam.codec.route import route
-from ockam.errors import AddressNotFound, TimeoutError_, TransportError
+from ockam.errors import AddressNotFound, RouteError, TimeoutError_, TransportError
 from ockam.node import Context, LocalMessage, Node, Worker
 from ockam.protocol.tcp_framing import FrameReader, encode_frame
 from ockam.protocol.transport_message import TransportMessage
@@ -80,7 +80,7 @@ async def test_tcp_route_hop_and_return_route_rewriting() -> None:
     async with Node("a") as a, Node("b") as b:
         ta, tb = TcpTransport.create(a), TcpTransport.create(b)
         listener = await tb.listen("127.0.0.1:0")
-        await b.start_worker("uppercase", Uppercase())
+        await b.start_worker("uppercase", Uppercase(), consumes=(listener.flow_control_id,))
         ctx = a.context()
         reply = await ctx.send_and_receive(
             route(f"1#{listener.socket_address}", "uppercase"), bare.encode_string("hi"), timeout=5
@@ -157,16 +157,31 @@ async def test_garbage_connection_is_closed_and_others_keep_working() -> None:
         await running.stop()
 
 
-async def test_second_tcp_hop_is_routed_by_the_middle_node() -> None:
+async def test_a_remote_peer_cannot_make_a_node_open_a_tcp_connection() -> None:
+    """issue 18: a hop (or a decrypted message) whose next hop is 1#host:port opens nothing."""
     nodes = [await start_node(NodeConfig(f"n{i}")) for i in range(3)]
     try:
-        await nodes[1].manager.start_service("hop", "hop")
-        p2 = nodes[1].listener_address.rsplit(":", 1)[1]
-        p3 = nodes[2].listener_address.rsplit(":", 1)[1]
+        a, b, c = nodes
+        await b.manager.start_service("hop", "hop")
+        target = f"1#{c.listener_address}"
+        conn = await a.tcp.connect(b.listener_address)
+        channel = await a.secure_channels.create_channel(route(conn.sender, "api"), timeout=5)
+        ctx = a.node.context()
+        # over TCP through b's hop, and through a secure channel to b
+        await ctx.send(route(conn.sender, "hop", target, "uppercase"), bare.encode_data(b"x"))
+        await ctx.send(route(channel.encryptor, target, "uppercase"), bare.encode_data(b"x"))
+        with pytest.raises(TimeoutError_):
+            await ctx.receive(0.5)
+        assert [c for c in b.tcp.connections.values() if c.mode == "outgoing"] == []
+        # the multiaddr form is refused before anything is sent
+        p2, p3 = (n.listener_address.rsplit(":", 1)[1] for n in (b, c))
         ma = f"/ip4/127.0.0.1/tcp/{p2}/service/hop/ip4/127.0.0.1/tcp/{p3}/service/uppercase"
-        for _ in range(2):  # the second time the middle node reuses its connection
-            assert await send_message(nodes[0].node, nodes[0].tcp, ma, b"hello", timeout=5) == b"HELLO"
-        assert len([c for c in nodes[1].tcp.connections.values() if c.mode == "outgoing"]) == 1
+        with pytest.raises(RouteError, match="multiple tcp connections"):
+            await send_message(a.node, a.tcp, ma, b"hello", timeout=5)
+        # a route this node starts may name a later TCP hop (after local hops only)
+        await a.manager.start_service("hop", "hop")
+        ma = f"/service/hop/ip4/127.0.0.1/tcp/{p3}/service/uppercase"
+        assert await send_message(a.node, a.tcp, ma, b"hi", timeout=5) == b"HI"
     finally:
         for n in nodes:
             await n.stop()

@@ -554,7 +554,7 @@ class _Delay(Worker):
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
         await asyncio.sleep(self.delay)
-        await ctx.forward(LocalMessage(msg.onward_route.step(), msg.return_route, msg.payload))
+        await ctx.forward(msg.with_routes(msg.onward_route.step(), msg.return_route))
 
 
 @contextlib.asynccontextmanager
@@ -574,7 +574,9 @@ async def slow_outlet_pair(
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     try:
         async with nodes("a", "b") as (a, b):
-            await a.node.start_worker("delay", _Delay(0.5), mailbox_size=8)
+            await a.node.start_worker(
+                "delay", _Delay(0.5), mailbox_size=8, consumes=(a.manager.api_flow_control_id,)
+            )
             assert (await create_outlet(a, int(server.sockets[0].getsockname()[1]))).status == 200
             b.portals.pong_timeout = pong_timeout
             resp = await create_inlet(b, outlet_route(a, "delay/service/outlet"))

@@ -159,15 +159,19 @@ async def test_a_newer_registration_of_a_static_name_replaces_the_older_one() ->
     restarts; this relay service replaces the route instead (relays.md §5.3), so the
     newest registration wins and a reconnecting node gets its relay back at once."""
     async with nodes("r", "s1", "s2", "c") as (r, s1, s2, c):
-        await s1.node.start_worker("whoami", WhoAmI("s1"))
-        await s2.node.start_worker("whoami", WhoAmI("s2"))
         via = f"{tcp_ma(r)}/service/forward_to_shared/service/whoami"
+        for node in (s1, s2):
+            await node.node.start_worker("whoami", WhoAmI(node.manager.info.name))
 
-        assert (await create_relay(s1, tcp_ma(r), "shared")).status == 200
+        resp = await create_relay(s1, tcp_ma(r), "shared")
+        assert resp.status == 200
+        # what the relay forwards reaches the consumers of its flow control (RelayInfo 4)
+        s1.node.flow_controls.add_consumer("whoami", resp.body[4][1])
         assert await through(c, via, b"") == b"s1"
 
         resp = await create_relay(s2, tcp_ma(r), "shared")
         assert resp.status == 200 and resp.body[2] == "forward_to_shared"
+        s2.node.flow_controls.add_consumer("whoami", resp.body[4][1])
         assert await through(c, via, b"") == b"s2"
         assert r.relays.service is not None and len(r.relays.service.relays) == 1
 
@@ -250,7 +254,9 @@ async def test_a_portal_through_a_relay_and_an_end_to_end_secure_channel() -> No
     target = int(server.sockets[0].getsockname()[1])
     try:
         async with nodes("r", "s", "c") as (r, s, c):
-            outlet = models.CreateOutlet(models.HostnamePort("127.0.0.1", target))
+            outlet = models.CreateOutlet(
+                models.HostnamePort("127.0.0.1", target), reachable_from_default_secure_channel=True
+            )
             assert (await api(s, "POST", "/node/outlet", outlet.to_cbor())).status == 200
             assert (await create_relay(s, tcp_ma(r), "s")).status == 200
             to = f"{tcp_ma(r)}/service/forward_to_s/secure/api/service/outlet"

@@ -9,6 +9,7 @@ import pytest
 from ockam.api.node_manager import send_message
 from ockam.api.node_process import NodeConfig, start_node
 from ockam.codec import bare
+from ockam.codec.address import Address
 from ockam.codec.route import route
 from ockam.errors import OckamError
 from ockam.identity import generate_identity
@@ -49,7 +50,9 @@ async def test_channel_over_tcp_carries_messages_and_identifies_the_peer() -> No
                 seen.append(msg.local_info.get("identifier"))
                 await ctx.forward(msg.reply(msg.payload, ctx.address))
 
-        await b.node.start_worker("who", Who())
+        # reached through the channels of `api` (flow control)
+        api = sb.listeners[Address.local("api")]
+        await b.node.start_worker("who", Who(), consumes=(api.flow_control_id,))
         conn = await a.tcp.connect(b.listener_address)
         channel = await sa.create_channel(
             route(conn.sender, "api"), authorized=[sb.identity.identifier], timeout=5
@@ -89,7 +92,7 @@ async def test_wrong_authorized_identifier_fails_and_tampering_is_rejected() -> 
         with pytest.raises(OckamError):
             await sa.create_channel(route(conn.sender, "api"), authorized=[other.identifier], timeout=2)
         tamper = Tamper()
-        await b.node.start_worker("tamper", tamper)
+        await b.node.start_worker("tamper", tamper, consumes=(b.manager.api_flow_control_id,))
         channel = await sa.create_channel(route(conn.sender, "tamper", "api"), timeout=5)
         ctx = a.node.context()
         # (the initiator is done when it has sent message 3: one round trip makes sure that

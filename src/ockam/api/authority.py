@@ -20,6 +20,7 @@ from ..codec.multiaddr import MultiAddr
 from ..codec.route import Route
 from ..errors import DecodeError, IdentityError, InvalidArgument, RouteError
 from ..identity import AttributesStore, Identifier, Identity, PurposeKeyAttestation, generate_identity
+from ..node.flow_control import new_flow_control_id
 from ..node.runtime import Node
 from ..protocol.crypto import DhKey, Signer, X25519Secret
 from ..services.authority import Authority, AuthorityOptions
@@ -167,8 +168,9 @@ async def start_authority_node(config: AuthorityNodeConfig) -> RunningAuthority:
             credential_attestation=config.credential_attestation,
         )
         authority.bootstrap_pre_trusted(config.trusted_identities)
-        await authority.start()
-        listener = await tcp.listen(config.tcp_listener_address)
+        api_flow_control = new_flow_control_id()
+        await authority.start(consumes=(api_flow_control,))
+        listener = await tcp.listen(config.tcp_listener_address, api_flow_control)
         return RunningAuthority(node, tcp, channels, authority, listener.socket_address)
     except BaseException:
         await node.stop()

@@ -3,6 +3,14 @@
 Requests arrive as BARE ``Vec<u8>`` payloads holding ``CBOR(header) || CBOR(body)?``
 (node-api.md).  Each request is handled in its own task so a slow one (``v0/message``
 waiting for a reply) never blocks the others.
+
+Only the node's own TCP listener (the *API transport*) reaches the control API: the
+worker is a consumer of that listener's flow control only (node-api.md §1.1), and it
+also refuses what came from the network any other way (through a ``hop`` service from
+another connection, say).  What else the node's services are reachable from is said
+where they start (``consumes``): ``echo`` and ``uppercase`` the API transport and the
+``api`` secure-channel listener, ``hop`` the API transport (and the connections the node
+makes), and so on, as Rust's node manager sets them.
 """
 
 from __future__ import annotations
@@ -19,16 +27,17 @@ from ..codec.address import Address
 from ..codec.cbor import ByteList
 from ..codec.multiaddr import MultiAddr
 from ..errors import ApiError, DecodeError, NotFound, OckamError
-from ..node.message import LocalMessage
+from ..node.flow_control import new_flow_control_id
+from ..node.message import FLOW_CONTROL_ID, LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol import api_models as models
 from ..protocol.api_wire import Request, Response, decode_request, encode_error_body
 from ..services.access_control import AccessControlledWorker, AllowAll, NodeAccess
 from ..services.basic import Echo, Hop, Uppercase
 from ..transport.tcp import TcpConnection, TcpListener, TcpTransport
-from .resolve import SecureHook, resolve_multiaddr
+from .resolve import Connection, SecureHook, resolve_multiaddr
 
-__all__ = ["NODE_MANAGER_ADDRESS", "NodeManager", "NodeInfo"]
+__all__ = ["DEFAULT_CONSUMERS", "NODE_MANAGER_ADDRESS", "NodeManager", "NodeInfo"]
 
 log = logging.getLogger("ockam.api")
 
@@ -37,6 +46,9 @@ NODE_MANAGER_ADDRESS = "_internal.nodemanager"
 # an unanswered message must not keep the handler forever).
 SEND_MESSAGE_TIMEOUT = 60.0
 SERVICE_KINDS: dict[str, type[Worker]] = {"echo": Echo, "uppercase": Uppercase, "hop": Hop}
+# What the peer of a connection the node makes (for `message send`, inlets, relays,
+# channels) may reach over it, as Rust's `Connection::add_default_consumers`.
+DEFAULT_CONSUMERS = ("api", "uppercase", "echo")
 _SERVICE_LABEL = {"echo": "echoer", "uppercase": "uppercase", "hop": "hop"}
 
 Handler = Callable[[Request, list[str]], Awaitable[Response]]
@@ -125,13 +137,26 @@ class NodeManager(Worker):
         self.inlet_providers: list[Callable[[], list[Any]]] = []
         self.outlet_providers: list[Callable[[], list[Any]]] = []
         self._routes: list[tuple[str, list[str], Handler]] = []
+        # Flow control: the id of the API transport (the TCP listener `start` opens), and
+        # that of the `api` secure-channel listener once it runs.
+        self.api_flow_control_id = new_flow_control_id()
+        self.api_channel_flow_control_id: str | None = None
         self._install_routes()
 
     # -- starting
     async def start(self, listen: str) -> TcpListener:
-        self.api_listener = await self.tcp.listen(listen)
-        await self.node.start_worker(NODE_MANAGER_ADDRESS, self)
+        await self.node.start_worker(NODE_MANAGER_ADDRESS, self, consumes=(self.api_flow_control_id,))
+        self.api_listener = await self.tcp.listen(listen, self.api_flow_control_id)
         return self.api_listener
+
+    def service_consumes(self, kind: str) -> tuple[str, ...]:
+        """The flow controls a service of ``kind`` consumes: the API transport's, and for
+        ``echo`` and ``uppercase`` the ``api`` listener's (not ``hop``: through a channel
+        it would reach anything on the node)."""
+        ids = [self.api_flow_control_id]
+        if kind in ("echo", "uppercase") and self.api_channel_flow_control_id is not None:
+            ids.append(self.api_channel_flow_control_id)
+        return tuple(ids)
 
     async def start_service(self, kind: str, address: str) -> None:
         cls = SERVICE_KINDS.get(kind)
@@ -145,8 +170,33 @@ class NodeManager(Worker):
             control = self.access.for_resource(address, ResourceType.ECHOER)
             if not isinstance(control, AllowAll):
                 worker = AccessControlledWorker(worker, control)
-        await self.node.start_worker(address, worker)
+        await self.node.start_worker(address, worker, consumes=self.service_consumes(kind))
         self.services[address] = kind
+
+    @property
+    def hop_services(self) -> list[str]:
+        return [address for address, kind in self.services.items() if kind == "hop"]
+
+    def add_connection_consumers(self, conn: Connection, *, hops: bool = False) -> None:
+        """What the peer of a connection this node made may reach over it: the default
+        consumers (and, for relays, the hop services; Rust: "for demo purposes")."""
+        extra = self.hop_services if hops else []
+        conn.add_consumers(self.node, (*DEFAULT_CONSUMERS, *extra))
+
+    def _from_api_transport(self, msg: LocalMessage) -> bool:
+        """Did ``msg`` start on this node, or come over a connection of the API transport?"""
+        info = msg.local_info
+        if FLOW_CONTROL_ID not in info:
+            return True
+        connection = info.get("connection")
+        if not isinstance(connection, Address):
+            return False  # e.g. decrypted by a secure channel
+        producer = self.node.flow_controls.find_producer(connection)
+        return (
+            producer is not None
+            and producer.flow_control_id == info[FLOW_CONTROL_ID]
+            and producer.spawner_flow_control_id == self.api_flow_control_id
+        )
 
     # -- dispatch
     def route(self, method: str, pattern: str) -> Callable[[Handler], Handler]:
@@ -174,6 +224,11 @@ class NodeManager(Worker):
         return None
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
+        if not self._from_api_transport(msg):
+            self.node.drop_log(
+                "dropping a control-API request that did not come over the node's TCP listener"
+            )
+            return
         try:
             req = decode_request(msg.payload)
         except DecodeError as e:
@@ -262,6 +317,7 @@ class NodeManager(Worker):
         for kind in SERVICE_KINDS:
             r("POST", f"node/services/{kind}", self._start_service_handler(kind))
         r("POST", "v0/message", self.send_message)
+        r("POST", "node/flow_controls/add_consumer", self.add_consumer)
 
     def node_status(self) -> dict[int, Any]:
         return models.NodeStatus(self.info.name, self.info.identifier, "running", os.getpid()).to_cbor()
@@ -328,7 +384,10 @@ class NodeManager(Worker):
         return ok(transport_status_connection(self._connection(params[0])))
 
     async def create_connection(self, req: Request, params: list[str]) -> Response:
-        return ok(transport_status_connection(await self.tcp.connect(_body_text(req, 1))))
+        connection = await self.tcp.connect(_body_text(req, 1))
+        for hop in self.hop_services:  # as Rust: the hop services may be reached over it
+            self.node.flow_controls.add_consumer(hop, connection.flow_control_id)
+        return ok(transport_status_connection(connection))
 
     async def delete_connection(self, req: Request, params: list[str]) -> Response:
         await self.tcp.disconnect(self._connection(_body_text(req, 1)))
@@ -367,11 +426,35 @@ class NodeManager(Worker):
 
         return handler
 
+    async def add_consumer(self, req: Request, params: list[str]) -> Response:
+        """``AddConsumer`` {1 flow_control_id, 2 address (a multiaddr of one local address)}."""
+        body = req.body if isinstance(req.body, dict) else {}
+        fcid, raw = body.get(1), body.get(2)
+        if isinstance(fcid, dict):
+            fcid = fcid.get(1)
+        if not isinstance(fcid, str) or not isinstance(raw, bytes):
+            raise DecodeError("AddConsumer needs a flow control id (1) and a multiaddr (2)")
+        ma = MultiAddr.from_bytes(raw)
+        try:
+            route = ma.to_local_route() if ma.components else None
+        except DecodeError:
+            route = None
+        if route is None or len(route) != 1:
+            return fail(req, 400, f"{ma} must be one local address, like /service/NAME")
+        self.node.flow_controls.add_consumer(route.addresses[0], fcid)
+        return ok()
+
     async def send_message(self, req: Request, params: list[str]) -> Response:
         body = models.SendMessage.from_cbor(req.body)
         try:
             reply = await send_message(
-                self.node, self.tcp, body.route, body.message, self.secure_hook, SEND_MESSAGE_TIMEOUT
+                self.node,
+                self.tcp,
+                body.route,
+                body.message,
+                self.secure_hook,
+                SEND_MESSAGE_TIMEOUT,
+                on_connection=self.add_connection_consumers,
             )
         except OckamError as e:
             return fail(req, 500, f"Failed to send message: {e}")
@@ -391,9 +474,12 @@ async def send_message(
     message: bytes,
     secure: SecureHook | None = None,
     timeout: float | None = None,
+    on_connection: Callable[[Connection], None] | None = None,
 ) -> bytes:
     """Send ``message`` as a BARE ``Vec<u8>`` to ``multiaddr``; return the reply's bytes."""
     conn = await resolve_multiaddr(MultiAddr.parse(multiaddr), tcp, secure)
+    if on_connection is not None:
+        on_connection(conn)
     ctx = node.context()
     try:
         await ctx.send(conn.route, bare.encode_data(message))

@@ -144,7 +144,7 @@ async def start_node(config: NodeConfig) -> RunningNode:
         relays = relays_api.install(manager)
         if config.default_services:
             await manager.start_service("uppercase", "uppercase")
-            await channels.create_listener("api")
+            await secure_channel_api.start_listener(manager, channels, "api")
             await relays.start_service()
         # Listen last: nothing arrives before the services are there to receive it.
         listener = await manager.start(config.tcp_listener_address)

@@ -314,10 +314,28 @@ class PortalsApi:
         access = self._access(address.text, ResourceType.TCP_OUTLET, body.policy_expression)
         try:
             return await self.portals.create_outlet(
-                address, body.hostname_port.hostname, body.hostname_port.port, tls=body.tls, access=access
+                address,
+                body.hostname_port.hostname,
+                body.hostname_port.port,
+                tls=body.tls,
+                access=access,
+                consumes=self._outlet_consumes(body),
             )
         except OckamError as e:
             raise ApiError(f"Failed to create outlet: {e}", 400) from None
+
+    def _outlet_consumes(self, body: models.CreateOutlet) -> tuple[str, ...]:
+        """portals.md §6.1: over the TCP listener when the node has no project authority;
+        through the ``api`` listener's channels when asked (the CLI always asks)."""
+        manager = self.manager
+        ids: list[str] = []
+        if manager.access is None or manager.access.authority is None:
+            ids.append(manager.api_flow_control_id)
+        if body.reachable_from_default_secure_channel:
+            spawner = self.node.flow_controls.spawner_id("api")
+            if spawner is not None:
+                ids.append(spawner)
+        return tuple(ids)
 
     async def delete_outlet(self, address: Address) -> TcpOutlet:
         if address not in self.portals.outlets:
@@ -428,9 +446,11 @@ async def _resolve_with_timeout(
 ) -> Connection:
     secure = manager.secure_hook if hook is None else hook
     try:
-        return await asyncio.wait_for(resolve_multiaddr(ma, manager.tcp, secure), timeout)
+        conn = await asyncio.wait_for(resolve_multiaddr(ma, manager.tcp, secure), timeout)
     except TimeoutError:
         raise TimeoutError_(f"cannot reach {ma} within {timeout:g} s") from None
+    manager.add_connection_consumers(conn)
+    return conn
 
 
 def install(manager: NodeManager, **options: Any) -> PortalsApi:

@@ -117,6 +117,8 @@ class RelayEntry:
             body[1] = str(handle.info.forwarding_route)
             body[2] = handle.info.remote_address
             body[3] = str(handle.worker_address)
+            if handle.flow_control_id is not None:
+                body[4] = {1: handle.flow_control_id}
         body[5] = [1, []] if outcome is not None else [0, []]
         body[6] = self.destination.to_bytes()
         body[7] = self.name
@@ -160,14 +162,23 @@ class RelaysApi:
         """Start this node's relay service (``forwarding_service``, ``static_forwarding_service``)."""
         if self.service is None:
             access = self.manager.access
+            # relays.md §6.1: reached over the TCP listener, and with an authority through
+            # the `api` listener's channels too
+            consumes: tuple[str, ...] = (self.manager.api_flow_control_id,)
             if access is not None and access.authority is not None:
-                # relays.md §6: with an authority, the `relay` policy says who may register
-                # and the `ockam-relay` attribute which names
+                if self.manager.api_channel_flow_control_id is not None:
+                    consumes += (self.manager.api_channel_flow_control_id,)
+                # with an authority, the `relay` policy says who may register and the
+                # `ockam-relay` attribute which names
                 service = RelayService(
-                    self.node, access=access.relay_service(), name_check=access.check_relay_name
+                    self.node,
+                    access=access.relay_service(),
+                    name_check=access.check_relay_name,
+                    service_consumes=consumes,
+                    relay_consumes=consumes,
                 )
             else:
-                service = RelayService(self.node)
+                service = RelayService(self.node, service_consumes=consumes, relay_consumes=consumes)
             self.service = await service.start()
         return self.service
 
@@ -188,6 +199,7 @@ class RelaysApi:
                     f"cannot reach {entry.destination} within {CONNECT_TIMEOUT:g} s"
                 ) from None
             entry.connection = conn
+            self.manager.add_connection_consumers(conn, hops=True)
             handle = await unless_closed(
                 conn, register_relay(self.node, conn.route, entry.relay_address, self.registration_timeout)
             )

@@ -10,7 +10,10 @@ Passes, in order (multiaddr.md §5.5):
    access route, and opens a channel trusting only the project identifier, presenting
    the node's credential.  The TCP connection and the channel belong to the resolved
    :class:`Connection` (closed with it).
-2. plain TCP (``/ip4|ip6|dnsaddr/../tcp/..`` -> a new connection's sender);
+2. plain TCP (``/ip4|ip6|dnsaddr/../tcp/..`` -> a new connection's sender); one TCP hop
+   leaves this node: a second one after it would be opened by another node, which
+   refuses to for its peers, so it is an error (after local hops only, e.g.
+   ``/service/hop/ip4/..``, it stays a transport address that this node routes);
 3. ``/secure/<listener>``: a channel over the route so far.
 
 What remains must be ``/service``, ``/worker`` or ``/secure`` components.
@@ -18,7 +21,7 @@ What remains must be ``/service``, ``/worker`` or ``/secure`` components.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +30,7 @@ from ..codec.multiaddr import Component, MultiAddr
 from ..codec.route import Route
 from ..errors import RouteError
 from ..identity import Identifier, Identity
+from ..node.runtime import Node
 from ..transport.tcp import TcpConnection, TcpTransport
 
 __all__ = [
@@ -106,6 +110,21 @@ class Connection:
     created: list[Address] = field(default_factory=list)  # secure channels etc. to close with it
     secure: SecureHook | None = None
 
+    def flow_control_id(self, node: Node) -> str | None:
+        """The flow control of the route's first hop (the last secure channel or TCP
+        connection made for it): what comes back over the connection arrives under it."""
+        if not self.route:
+            return None
+        producer = node.flow_controls.find_producer(self.route.addresses[0])
+        return None if producer is None else producer.flow_control_id
+
+    def add_consumers(self, node: Node, addresses: Iterable[str | Address]) -> None:
+        """Let what comes back over the connection reach ``addresses``."""
+        fcid = self.flow_control_id(node)
+        if fcid is not None:
+            for address in addresses:
+                node.flow_controls.add_consumer(address, fcid)
+
     async def close(self, tcp: TcpTransport) -> None:
         """Close the secure channels (innermost first) and TCP connections opened for it."""
         closer = getattr(self.secure, "close", None)
@@ -158,10 +177,18 @@ async def _resolve_rest(
             if i + 1 < len(comps) and comps[i + 1].protocol == "tcp":
                 peer = MultiAddr((c, comps[i + 1])).socket_address()
                 assert peer is not None
-                if out or conn.tcp_connections:
-                    # A later TCP hop is reached from another node: keep it as a transport
-                    # address that the node there routes (an extension of Ockam's rule of
-                    # one TCP hop per multiaddr).
+                if conn.tcp_connections or conn.created or any(o.protocol == "secure" for o in out):
+                    # it would be reached at another node, which does not open
+                    # connections for its peers (routing.md §4: no TCP router)
+                    raise RouteError(
+                        f"{ma}: multiple tcp connections created in a MultiAddr: the node reached "
+                        f"first would have to connect to {peer} itself, and nodes open connections "
+                        "only for their own users (create the connection there with "
+                        "`ockam tcp-connection create` and route through /worker/<its address>)"
+                    )
+                if out:
+                    # after local hops only (e.g. /service/hop/ip4/...): a transport address
+                    # that this node routes when the message gets there
                     out.append(Component("tcp-address", peer))
                 else:
                     tc = await tcp.connect(peer)

@@ -25,7 +25,7 @@ from ..transport.tcp import TcpConnection, TcpTransport
 from .node_manager import NodeManager, fail, ok
 from .resolve import ProjectLookup, project_transport, resolve_multiaddr
 
-__all__ = ["IdentityProvider", "install", "listener_status", "secure_hook"]
+__all__ = ["IdentityProvider", "install", "listener_status", "secure_hook", "start_listener"]
 
 # Loads a named identity of the local state (with its secure-channel key) for a listener or
 # a channel created with ``--identity NAME``.
@@ -41,6 +41,28 @@ def _channel_show(c: SecureChannel) -> dict[int, Any]:
     body[3] = [str(i) for i in c.authorized]
     body[4] = {1: c.flow_control_id}
     return body
+
+
+async def start_listener(
+    manager: NodeManager,
+    channels: SecureChannels,
+    address: Address | str = "api",
+    authorized: list[Identifier] | None = None,
+    me: ChannelIdentity | None = None,
+) -> SecureChannelListener:
+    """A secure-channel listener of a CLI node, with Rust's flow controls: it is reached
+    over the node's TCP listener, and its channels reach ``echo``, ``uppercase`` and the
+    listener itself (a channel in a channel).  The ``api`` listener's channels also reach
+    the outlets and, with an authority, the relays (set where those start)."""
+    listener = await channels.create_listener(
+        address, authorized, me=me, consumes=(manager.api_flow_control_id,)
+    )
+    flow_controls = manager.node.flow_controls
+    for consumer in ("echo", "uppercase", listener.address):
+        flow_controls.add_consumer(consumer, listener.flow_control_id)
+    if listener.address == Address.local("api"):
+        manager.api_channel_flow_control_id = listener.flow_control_id
+    return listener
 
 
 def _identifiers(obj: Any) -> list[Identifier]:
@@ -151,6 +173,7 @@ def install(
         if comps and comps[-1].protocol == "secure":
             comps[-1] = Component("service", comps[-1].value)
         conn = await resolve_multiaddr(MultiAddr(comps), manager.tcp, manager.secure_hook)
+        manager.add_connection_consumers(conn)
         me = channel_identity(body.get(5))
         credential = _credential(body.get(6))
         if credential is None:
@@ -184,7 +207,7 @@ def install(
         if address in channels.listeners or manager.node.has_address(address):
             return fail(req, 409, f"a secure channel listener already exists at {address.text}")
         me = channel_identity(body.get(3))
-        await channels.create_listener(address, _identifiers(body.get(2)), me=me)
+        await start_listener(manager, channels, address, _identifiers(body.get(2)), me)
         return ok()
 
     async def delete_listener(req: Request, params: list[str]) -> Response:

@@ -113,8 +113,6 @@ async def unless_closed(conn: Connection, work: Awaitable[T]) -> T:
 class _Collector:
     """Mailbox of the session's collector address: echoed pings go to a small queue."""
 
-    allow_remote = True
-
     def __init__(self, queue: asyncio.Queue[tuple[str, int]]) -> None:
         self.queue = queue
 
@@ -215,6 +213,11 @@ class Session(Generic[T]):
             self._generation += 1
             self._pings.clear()
             self.outcome = outcome
+            # the echoes come back through the ping route's first hop
+            if outcome.ping_route:
+                producer = self.node.flow_controls.find_producer(outcome.ping_route.addresses[0])
+                if producer is not None:
+                    self.node.flow_controls.add_consumer(self._collector, producer.flow_control_id)
             self.last_failure = None
             gen = self._generation
             for aw in outcome.closed:

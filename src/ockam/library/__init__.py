@@ -7,6 +7,7 @@ import ``ockam`` rather than this package.  The modules here are private.
 
 from __future__ import annotations
 
+from ._flow import Reachability
 from ._identities import Identity, TrustPolicy, trust_everyone, trust_identifiers
 from ._messaging import Context, Message, Routable, RouteLike, Worker, route
 from ._node import Node, Relay, SecureChannel, SecureChannelListener, run
@@ -17,6 +18,7 @@ __all__ = [
     "Identity",
     "Message",
     "Node",
+    "Reachability",
     "Relay",
     "Routable",
     "RouteLike",

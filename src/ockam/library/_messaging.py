@@ -219,6 +219,8 @@ class WorkerAdapter(_RuntimeWorker):
         return self.context
 
     async def initialize(self, ctx: _RuntimeContext) -> None:
+        # a worker that sends through a connection or channel gets the replies through it
+        ctx.receives_replies = True
         await self.worker.initialize(self._context(ctx))
 
     async def handle_message(self, ctx: _RuntimeContext, msg: LocalMessage) -> None:

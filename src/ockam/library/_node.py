@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from typing import Any, TypeVar
 
 from ..codec.address import Address
@@ -18,6 +18,7 @@ from ..services.secure_channel import SecureChannel as _SecureChannel
 from ..services.secure_channel import SecureChannelListener as _SecureChannelListener
 from ..services.secure_channel import SecureChannels
 from ..transport.tcp import TcpTransport as _TcpTransport
+from ._flow import EntryPoints, Reachability, flow_control_ids
 from ._identities import Identity, IdentityStore, TrustPolicy, trust_everyone
 from ._messaging import (
     Context,
@@ -63,6 +64,12 @@ class SecureChannel:
         """The identifier of the peer, authenticated by the handshake."""
         return str(self._channel.their_identifier)
 
+    @property
+    def flow_control_id(self) -> str:
+        """What the peer sends through the channel arrives under this flow control (give
+        the channel as ``reachable_from`` to let it reach a worker)."""
+        return self._channel.flow_control_id
+
     async def close(self) -> None:
         """Close the channel (the peer is told)."""
         await self._channels.close(self._channel.encryptor)
@@ -74,19 +81,29 @@ class SecureChannel:
 class SecureChannelListener:
     """A secure channel listener: peers create channels with ``route(..., address)``."""
 
-    __slots__ = ("_channels", "_listener")
+    __slots__ = ("_channels", "_entries", "_listener")
 
-    def __init__(self, channels: SecureChannels, listener: _SecureChannelListener) -> None:
+    def __init__(
+        self, channels: SecureChannels, listener: _SecureChannelListener, entries: EntryPoints
+    ) -> None:
         self._channels = channels
         self._listener = listener
+        self._entries = entries
 
     @property
     def address(self) -> Address:
         """The listener's worker address."""
         return self._listener.address
 
+    @property
+    def flow_control_id(self) -> str:
+        """What arrives through the listener's channels arrives under this flow control."""
+        return self._listener.flow_control_id
+
     async def stop(self) -> None:
         """Stop accepting new channels (established ones stay)."""
+        self._entries.remove_entry(self._listener.flow_control_id)
+        self._entries.forget(self._listener.address)
         await self._channels.delete_listener(self._listener.address)
 
     def __repr__(self) -> str:
@@ -97,11 +114,12 @@ class Relay:
     """A relay registered on a relay node: messages sent there to :attr:`remote_address`
     are forwarded to this node."""
 
-    __slots__ = ("_handle", "_node")
+    __slots__ = ("_entries", "_handle", "_node")
 
-    def __init__(self, node: _RuntimeNode, handle: RemoteRelayHandle) -> None:
+    def __init__(self, node: _RuntimeNode, handle: RemoteRelayHandle, entries: EntryPoints) -> None:
         self._node = node
         self._handle = handle
+        self._entries = entries
 
     @property
     def remote_address(self) -> str:
@@ -113,8 +131,15 @@ class Relay:
         """The route from this node to the relay (its last hop is :attr:`remote_address`)."""
         return self._handle.info.forwarding_route
 
+    @property
+    def flow_control_id(self) -> str:
+        """What the relay forwards here arrives under this flow control."""
+        return self._handle.flow_control_id or ""
+
     async def close(self) -> None:
         """Stop receiving what the relay forwards (the relay node keeps the relay address)."""
+        if self._handle.flow_control_id:
+            self._entries.remove_entry(self._handle.flow_control_id)
         await self._handle.stop(self._node)
 
     def __repr__(self) -> str:
@@ -133,6 +158,12 @@ class Node:
     Identities live in memory, unless ``home`` names an ``OCKAM_HOME`` directory: then
     they are the named identities (and vaults) that the ``ockam`` command uses.
     Leaving the ``async with`` block stops every worker, transport, channel and relay.
+
+    What comes from other nodes reaches a worker, outlet, listener or relay service only
+    if it came through one of the entry points it is reachable from (``reachable_from``):
+    by default every TCP listener, secure-channel listener and relay of the node; give a
+    list of them (or ``()`` for none) to narrow it.  A worker that sends through a TCP
+    connection or a secure channel receives the replies that come back through it.
     """
 
     def __init__(self, name: str = "node", *, home: str | os.PathLike[str] | None = None) -> None:
@@ -143,6 +174,7 @@ class Node:
         self._ctx: Context | None = None
         self._identities: IdentityStore | None = None
         self._channels: SecureChannels | None = None
+        self._entries: EntryPoints | None = None
         self._stopped = asyncio.Event()
 
     # -- life cycle
@@ -154,7 +186,8 @@ class Node:
         await node.__aenter__()
         tcp = _TcpTransport.create(node)
         self._node = node
-        self._tcp = TcpTransport(node, tcp)
+        self._entries = EntryPoints(node)
+        self._tcp = TcpTransport(node, tcp, self._entries)
         self._ctx = Context(self, node.context())
         self._identities = IdentityStore(self._home)
         self._stopped = asyncio.Event()
@@ -214,23 +247,39 @@ class Node:
         assert self._tcp is not None
         return self._tcp
 
+    def _entry_points(self) -> EntryPoints:
+        self._runtime()
+        assert self._entries is not None
+        return self._entries
+
     # -- workers and messages
     async def start_worker(
-        self, address: str | Address, worker: Worker, *, trust: TrustPolicy | None = None
+        self,
+        address: str | Address,
+        worker: Worker,
+        *,
+        trust: TrustPolicy | None = None,
+        reachable_from: Reachability = None,
     ) -> None:
         """Start ``worker`` at ``address``.  With ``trust``, it only gets the messages that
-        came through a secure channel whose peer the policy trusts."""
+        came through a secure channel whose peer the policy trusts.  Other nodes reach it
+        through ``reachable_from`` (default: every listener and relay of this node; e.g.
+        ``[listener]`` for one secure-channel listener only, ``()`` for none)."""
         if not isinstance(worker, Worker):
             raise InvalidArgument(f"{worker!r} is not an ockam.Worker")
         node = self._runtime()
         addr = to_address(address)
+        ids = flow_control_ids(reachable_from)
         if node.has_address(addr):
             raise AlreadyExists(f"the address {addr.text} is already used on this node")
         await node.start_worker(addr, WorkerAdapter(self, worker, trust))
+        self._entry_points().reach(addr, ids)
 
     async def stop_worker(self, address: str | Address) -> bool:
         """Stop the worker at ``address``; False if there is none."""
-        return await self._runtime().stop_worker(to_address(address))
+        addr = to_address(address)
+        self._entry_points().forget(addr)
+        return await self._runtime().stop_worker(addr)
 
     def _context(self) -> Context:
         self._runtime()
@@ -294,15 +343,23 @@ class Node:
         *,
         identity: Identity | None = None,
         trust: TrustPolicy = _EVERYONE,
+        reachable_from: Reachability = None,
     ) -> SecureChannelListener:
         """Accept secure channels at ``address`` (``api`` on nodes made by ``ockam node create``),
-        as ``identity`` (default: :meth:`get_identity`), from peers that ``trust`` trusts."""
+        as ``identity`` (default: :meth:`get_identity`), from peers that ``trust`` trusts,
+        that come through ``reachable_from`` (default: every listener and relay of this
+        node).  The listener is an entry point: what is reachable from every entry point
+        is reachable through its channels."""
+        ids = flow_control_ids(reachable_from)
         me = identity or self.get_identity()
         channels = self._secure_channels(me)
         listener = await channels.create_listener(
             to_address(address), authorized=trust.identifiers, me=me._channel
         )
-        return SecureChannelListener(channels, listener)
+        entries = self._entry_points()
+        entries.reach(listener.address, ids)
+        entries.add_entry(listener.flow_control_id)
+        return SecureChannelListener(channels, listener, entries)
 
     async def create_secure_channel(
         self,
@@ -322,16 +379,26 @@ class Node:
         return SecureChannel(channels, channel)
 
     # -- relays
-    async def start_relay_service(self) -> None:
-        """Make this node a relay node: other nodes can then :meth:`create_relay` here."""
-        await RelayService(self._runtime()).start()
+    async def start_relay_service(self, *, reachable_from: Reachability = None) -> None:
+        """Make this node a relay node: other nodes can then :meth:`create_relay` here
+        (and reach the relays) through ``reachable_from`` (default: every listener)."""
+        entries = self._entry_points()
+        ids = flow_control_ids(reachable_from)
+        # (the live set of entry points: each new relay consumes those there are then)
+        relays: Collection[str] = entries.ids if ids is None else ids
+        service = await RelayService(self._runtime(), relay_consumes=relays).start()
+        for address in service.addresses:
+            entries.reach(address, ids)
 
     async def create_relay(self, route: RouteLike, name: str | None = None, timeout: float = 30.0) -> Relay:
         """Register a relay on the relay node at the end of ``route`` (e.g.
         ``Address.tcp("relay.example.com:4000")``); ``name`` None asks for a random name."""
         node = self._runtime()
         handle = await register_relay(node, to_route(route), name, timeout)
-        return Relay(node, handle)
+        entries = self._entry_points()
+        if handle.flow_control_id:
+            entries.add_entry(handle.flow_control_id)
+        return Relay(node, handle, entries)
 
     def __repr__(self) -> str:
         return f"Node({self.name!r}, running={self.is_running})"

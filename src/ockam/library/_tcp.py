@@ -16,6 +16,7 @@ from ..transport.tcp import TcpConnection as _TcpConnection
 from ..transport.tcp import TcpListener as _TcpListener
 from ..transport.tcp import TcpTransport as _TcpTransport
 from ..transport.tcp import parse_host_port
+from ._flow import EntryPoints, Reachability, flow_control_ids
 from ._identities import TrustPolicy
 from ._messaging import RouteLike, to_address, to_route
 
@@ -27,11 +28,12 @@ log = logging.getLogger("ockam.library")
 class TcpListener:
     """A TCP listener: other nodes connect to :attr:`address` to route messages here."""
 
-    __slots__ = ("_listener", "_tcp")
+    __slots__ = ("_entries", "_listener", "_tcp")
 
-    def __init__(self, tcp: _TcpTransport, listener: _TcpListener) -> None:
+    def __init__(self, tcp: _TcpTransport, listener: _TcpListener, entries: EntryPoints) -> None:
         self._tcp = tcp
         self._listener = listener
+        self._entries = entries
 
     @property
     def address(self) -> str:
@@ -43,8 +45,14 @@ class TcpListener:
         """The bound port."""
         return parse_host_port(self.address)[1]
 
+    @property
+    def flow_control_id(self) -> str:
+        """What arrives over the connections it accepts arrives under this flow control."""
+        return self._listener.flow_control_id
+
     async def stop(self) -> None:
         """Stop accepting connections (open ones stay)."""
+        self._entries.remove_entry(self._listener.flow_control_id)
         await self._tcp.stop_listener(self._listener)
 
     def __repr__(self) -> str:
@@ -74,6 +82,12 @@ class TcpConnection:
     def peer(self) -> str:
         """The remote ``ip:port``."""
         return self._conn.peer
+
+    @property
+    def flow_control_id(self) -> str:
+        """What the peer sends over the connection arrives under this flow control (give
+        the connection as ``reachable_from`` to let the peer reach a worker)."""
+        return self._conn.flow_control_id
 
     async def close(self) -> None:
         """Close the connection."""
@@ -110,19 +124,27 @@ class TcpInlet:
 class TcpOutlet:
     """A TCP outlet: a worker that opens a connection to :attr:`target` for every inlet client."""
 
-    __slots__ = ("_internal", "_node", "_portals", "address", "target")
+    __slots__ = ("_entries", "_internal", "_node", "_portals", "address", "target")
 
     def __init__(
-        self, node: _RuntimeNode, portals: Portals, address: Address, internal: Address, target: str
+        self,
+        node: _RuntimeNode,
+        portals: Portals,
+        address: Address,
+        internal: Address,
+        target: str,
+        entries: EntryPoints,
     ) -> None:
         self._node = node
         self._portals = portals
         self._internal = internal
+        self._entries = entries
         self.address = address  #: the worker address inlets route to
         self.target = target  #: the TCP server, ``host:port``
 
     async def close(self) -> None:
         """Stop accepting new portal connections (established ones stay)."""
+        self._entries.forget(self.address)
         if self._internal != self.address:
             await self._node.stop_worker(self.address)
         if self._internal in self._portals.outlets:
@@ -150,11 +172,12 @@ class _Guard(_RuntimeWorker):
 class TcpTransport:
     """The TCP transport of a :class:`Node` (``node.tcp``)."""
 
-    __slots__ = ("_node", "_portals", "_tcp")
+    __slots__ = ("_entries", "_node", "_portals", "_tcp")
 
-    def __init__(self, node: _RuntimeNode, tcp: _TcpTransport) -> None:
+    def __init__(self, node: _RuntimeNode, tcp: _TcpTransport, entries: EntryPoints) -> None:
         self._node = node
         self._tcp = tcp
+        self._entries = entries
         self._portals: Portals | None = None
 
     def _get_portals(self) -> Portals:
@@ -163,14 +186,20 @@ class TcpTransport:
         return self._portals
 
     async def listen(self, address: str = "127.0.0.1:0") -> TcpListener:
-        """Accept connections from other nodes on ``address`` (``host:port``, or a port)."""
-        return TcpListener(self._tcp, await self._tcp.listen(address))
+        """Accept connections from other nodes on ``address`` (``host:port``, or a port).
+
+        The listener is an entry point: what is reachable from every entry point (the
+        default of workers, outlets and secure-channel listeners) is reachable over it."""
+        listener = await self._tcp.listen(address)
+        self._entries.add_entry(listener.flow_control_id)
+        return TcpListener(self._tcp, listener, self._entries)
 
     async def connect(self, address: str, timeout: float = 10.0) -> TcpConnection:
         """Open a connection to the node listening at ``address`` (``host:port``).
 
         Routes may also name ``Address.tcp("host:port")`` hops: a connection is then
-        opened (or reused) when a message is sent.
+        opened (or reused) when a message sent by this node reaches that hop (never for
+        a message that came from another node).
         """
         return TcpConnection(self._tcp, await self._tcp.connect(address, timeout))
 
@@ -181,20 +210,24 @@ class TcpTransport:
         *,
         trust: TrustPolicy | None = None,
         tls: bool = False,
+        reachable_from: Reachability = None,
     ) -> TcpOutlet:
         """Start an outlet worker at ``address`` that connects to the TCP server ``target``
         (``host:port``) for every inlet client.
 
-        ``trust`` None: any message that reaches ``address`` (also over plain TCP) may open
-        a connection; a :class:`TrustPolicy`: only messages that came through a secure
-        channel whose peer it trusts.
+        ``trust`` None: any message that reaches ``address`` may open a connection; a
+        :class:`TrustPolicy`: only messages that came through a secure channel whose peer
+        it trusts.  ``reachable_from``: the entry points inlets reach it through (default:
+        every listener and relay of this node, plain TCP listeners included).
         """
         host, port = parse_host_port(target)
+        ids = flow_control_ids(reachable_from)
         portals = self._get_portals()
         public = to_address(address)
         if trust is None:
             await portals.create_outlet(public, host, port, tls=tls)
-            return TcpOutlet(self._node, portals, public, public, target)
+            self._entries.reach(public, ids)
+            return TcpOutlet(self._node, portals, public, public, target, self._entries)
         internal = Address.random_local()
         await portals.create_outlet(internal, host, port, tls=tls)
         try:
@@ -202,7 +235,8 @@ class TcpTransport:
         except BaseException:
             await portals.delete_outlet(internal)
             raise
-        return TcpOutlet(self._node, portals, public, internal, target)
+        self._entries.reach(public, ids)
+        return TcpOutlet(self._node, portals, public, internal, target, self._entries)
 
     async def create_inlet(self, address: str, route: RouteLike) -> TcpInlet:
         """Listen on ``address`` (``host:port``, port 0 for any) and tunnel every client to

@@ -8,7 +8,13 @@ from typing import Any
 from ..codec.address import Address
 from ..codec.route import Route
 
-__all__ = ["LocalMessage"]
+__all__ = ["FLOW_CONTROL_ID", "LocalMessage", "came_from_network"]
+
+#: ``local_info`` key set by the producers (TCP connections, secure channels) on the
+#: messages they receive from the network: the producer's flow-control id.  Workers that
+#: forward a message keep its ``local_info``, so a message that has this key came from
+#: outside the node, whatever local hops it went through.
+FLOW_CONTROL_ID = "flow_control_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +42,8 @@ class LocalMessage:
     def reply(self, payload: bytes, sender: Address) -> LocalMessage:
         """The message that answers this one: back along the return route, from ``sender``."""
         return LocalMessage(self.return_route, Route((sender,)), payload)
+
+
+def came_from_network(msg: LocalMessage) -> bool:
+    """Did ``msg`` enter the node through a producer (TCP connection, secure channel)?"""
+    return FLOW_CONTROL_ID in msg.local_info

@@ -5,6 +5,11 @@ workers get a bounded :class:`QueueMailbox` and a task (owned by the node's task
 group) that hands them one message at a time; transports register *direct*
 mailboxes that write straight to a socket.  A full mailbox makes senders wait
 (``await``) or, for socket readers, pause reading: back-pressure end to end.
+
+What arrives from the network enters through *producers* (TCP connections, secure
+channels) and reaches only the consumers of their flow control (:mod:`.flow_control`,
+:meth:`Node.deliver_produced`); a transport address (``1#host:port``) further down a route
+is routed only for messages that started on this node.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from typing import Any, Protocol, TypeVar
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import AddressNotFound, OckamError, RouteError, TimeoutError_
-from .message import LocalMessage
+from .flow_control import DropLog, FlowControls, ProducerInfo
+from .message import LocalMessage, came_from_network
 
 __all__ = ["Context", "DirectMailbox", "Mailbox", "Node", "QueueMailbox", "Worker", "run"]
 
@@ -32,8 +38,6 @@ DEFAULT_MAILBOX_SIZE = 256
 class Mailbox(Protocol):
     """Where the router puts messages for one or more addresses."""
 
-    allow_remote: bool
-
     def put_nowait(self, msg: LocalMessage) -> bool:
         """Deliver if there is room; False means "full, call :meth:`put`"."""
 
@@ -44,11 +48,10 @@ class Mailbox(Protocol):
 class QueueMailbox:
     """A bounded FIFO mailbox."""
 
-    __slots__ = ("allow_remote", "queue")
+    __slots__ = ("queue",)
 
-    def __init__(self, size: int = DEFAULT_MAILBOX_SIZE, allow_remote: bool = True) -> None:
+    def __init__(self, size: int = DEFAULT_MAILBOX_SIZE) -> None:
         self.queue: asyncio.Queue[LocalMessage] = asyncio.Queue(size)
-        self.allow_remote = allow_remote
 
     def put_nowait(self, msg: LocalMessage) -> bool:
         try:
@@ -68,8 +71,8 @@ class DirectMailbox(QueueMailbox):
 
     __slots__ = ("busy", "ctx", "node", "pending", "worker")
 
-    def __init__(self, node: Node, worker: Worker, size: int, allow_remote: bool) -> None:
-        super().__init__(size, allow_remote)
+    def __init__(self, node: Node, worker: Worker, size: int) -> None:
+        super().__init__(size)
         self.node = node
         self.worker = worker
         self.ctx: Context | None = None
@@ -155,6 +158,9 @@ class Node:
         self._loop: asyncio.AbstractEventLoop | None = None
         # address -> callbacks to run once when it is unregistered (see when_unregistered)
         self._on_unregister: dict[Address, list[Callable[[], None]]] = {}
+        # who may receive what arrives from the network (see deliver_produced)
+        self.flow_controls = FlowControls()
+        self.drop_log = DropLog(log)
         self.running = False
 
     # -- lifecycle
@@ -184,6 +190,7 @@ class Node:
         self._table.clear()
         self._loop = None
         self._on_unregister.clear()
+        self.flow_controls = FlowControls()
 
     def on_stop(self, closer: Callable[[], Awaitable[None]]) -> None:
         """Run ``closer`` when the node stops (transports register here)."""
@@ -227,6 +234,7 @@ class Node:
     def unregister(self, addresses: Iterable[Address]) -> None:
         for address in addresses:
             self._table.pop(address, None)
+            self.flow_controls.cleanup(address)
             callbacks = self._on_unregister.pop(address, None)
             if callbacks:
                 for callback in callbacks:
@@ -255,18 +263,20 @@ class Node:
         address: Address | str | Iterable[Address | str],
         worker: Worker,
         *,
-        allow_remote: bool = True,
         mailbox_size: int = DEFAULT_MAILBOX_SIZE,
+        consumes: Iterable[str] = (),
     ) -> Context:
-        """Start ``worker`` at one or more addresses; return its context."""
+        """Start ``worker`` at one or more addresses; return its context.
+
+        ``consumes``: flow-control ids whose producers may deliver to its first address
+        (what arrives from the network reaches only consumers: :meth:`deliver_produced`).
+        """
         addrs = _addresses(address)
         direct = type(worker).handle_message_now is not Worker.handle_message_now
-        mailbox = (
-            DirectMailbox(self, worker, mailbox_size, allow_remote)
-            if direct
-            else QueueMailbox(mailbox_size, allow_remote)
-        )
+        mailbox = DirectMailbox(self, worker, mailbox_size) if direct else QueueMailbox(mailbox_size)
         self.register(addrs, mailbox)
+        for fcid in consumes:
+            self.flow_controls.add_consumer(addrs[0], fcid)
         ctx = Context(self, addrs[0], mailbox, addrs)
         worker.ctx = ctx
         try:
@@ -336,7 +346,7 @@ class Node:
         address = Address.random_local()
         mailbox = QueueMailbox(mailbox_size)
         self.register([address], mailbox)
-        return Context(self, address, mailbox, [address])
+        return Context(self, address, mailbox, [address], receives_replies=True)
 
     # -- routing
     async def resolve_route(self, route: Route) -> Route:
@@ -370,6 +380,10 @@ class Node:
     async def deliver(self, msg: LocalMessage) -> None:
         if msg.onward_route and not msg.onward_route.addresses[0].is_local:
             hop = msg.onward_route.addresses[0]
+            if came_from_network(msg):
+                # a peer does not make this node open connections (Rust has no TCP router)
+                self.drop_log("dropping a message from the network to the transport address %s", hop)
+                return
             router = self.routers.get(hop.transport_type)
             if router is None:
                 raise RouteError(f"the transport is not registered for address {hop}")
@@ -379,18 +393,30 @@ class Node:
         if not mailbox.put_nowait(msg):
             await mailbox.put(msg)
 
-    def deliver_remote(self, msg: LocalMessage) -> bool | Awaitable[None]:
-        """Deliver a message that arrived from the network; refuses private mailboxes.
+    def deliver_produced(self, msg: LocalMessage, producer: ProducerInfo) -> bool | Awaitable[None]:
+        """Deliver a message that ``producer`` (a TCP connection, a secure channel...)
+        received from the network, to a local address that is a consumer of its flow
+        control; anything else is dropped with one (rate-limited) log line.
 
-        Returns True when delivered (or dropped), else an awaitable to wait on.
+        Returns True when delivered (or dropped), else an awaitable to wait on (the
+        mailbox is full: back-pressure).
         """
-        try:
-            mailbox = self._lookup(msg)
-        except OckamError as e:
-            log.warning("dropping message from the network: %s", e)
+        route = msg.onward_route.addresses
+        if not route:
+            self.drop_log("dropping a message from the network with an empty onward route")
             return True
-        if not mailbox.allow_remote:
-            log.warning("dropping message from the network to private address %s", msg.onward_route[0])
+        first = route[0]
+        mailbox = self._table.get(first)
+        if mailbox is None:
+            self.drop_log("dropping a message from the network to %s: no such address on this node", first)
+            return True
+        if not self.flow_controls.allows(producer, first):
+            self.drop_log(
+                "dropping a message from the network to %s: it is not a consumer of flow control %s%s",
+                first,
+                producer.flow_control_id,
+                f" (or {producer.spawner_flow_control_id})" if producer.spawner_flow_control_id else "",
+            )
             return True
         if mailbox.put_nowait(msg):
             return True
@@ -411,21 +437,43 @@ def _addresses(address: Address | str | Iterable[Address | str]) -> list[Address
 class Context:
     """A worker's (or a detached caller's) handle on the node: send, receive, forward."""
 
-    __slots__ = ("_mailbox", "address", "addresses", "node")
+    __slots__ = ("_mailbox", "address", "addresses", "node", "receives_replies")
 
-    def __init__(self, node: Node, address: Address, mailbox: QueueMailbox, addresses: list[Address]) -> None:
+    def __init__(
+        self,
+        node: Node,
+        address: Address,
+        mailbox: QueueMailbox,
+        addresses: list[Address],
+        *,
+        receives_replies: bool = False,
+    ) -> None:
         self.node = node
         self.address = address
         self.addresses = addresses
         self._mailbox = mailbox
+        # consume the flow control of what it sends through (see send); True for the
+        # contexts of Node.context()
+        self.receives_replies = receives_replies
 
     async def send(
         self, route: Route | str | Address, payload: bytes, *, from_: Address | None = None
     ) -> None:
-        """Send ``payload`` along ``route``; the return route is this context's address."""
+        """Send ``payload`` along ``route``; the return route is this context's address.
+
+        A context that ``receives_replies`` (those of :meth:`Node.context`) and sends
+        through a TCP connection or a secure channel becomes a consumer of its flow
+        control, so that the replies reach it (as Rust's ``send_and_receive``); a
+        worker of the node says what it consumes when it starts.
+        """
         r = _to_route(route)
         r = await self.node.resolve_route(r)
-        await self.node.deliver(LocalMessage(r, Route((from_ or self.address,)), payload))
+        sender = from_ or self.address
+        if self.receives_replies and r:
+            producer = self.node.flow_controls.find_producer(r.addresses[0])
+            if producer is not None:
+                self.node.flow_controls.add_consumer(sender, producer.flow_control_id)
+        await self.node.deliver(LocalMessage(r, Route((sender,)), payload))
 
     async def forward(self, msg: LocalMessage) -> None:
         """Deliver a message whose routes were already computed."""

@@ -9,9 +9,10 @@ everyone):
 * ``credential_issuer`` - a credential with the member's attributes;
 * ``echo``.
 
-Every service is reachable only through a secure channel (the workers refuse messages
-from the network, and a message without a secure-channel identifier gets ``400 secure
-channel required``); the caller is the channel peer.  Requests and responses use the
+Every service is reachable only through a secure channel of the authority's listener
+(flow control: the services consume only the listener's id; a local message without a
+secure-channel identifier gets ``400 secure channel required``); the caller is the
+channel peer.  Requests and responses use the
 node-API envelope; refusals are ``403`` with an error body, unknown paths ``400``.
 
 Roles (authority.md §3): a member whose attributes hold ``ockam-role = enroller`` is an
@@ -26,7 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 import string
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,12 +179,19 @@ class Authority:
         return self.channels.now()
 
     # -- starting
-    async def start(self) -> SecureChannelListener:
-        """Start the listener and the services (authority.md §2) on the channels' node."""
+    async def start(self, consumes: Iterable[str] = ()) -> SecureChannelListener:
+        """Start the listener and the services (authority.md §2) on the channels' node.
+
+        ``consumes``: the flow-control ids (the node's TCP listener) whose messages may
+        reach the listener; the services are reached only through its channels."""
         node = self.channels.node
         self.listener = await self.channels.create_listener(
-            self.options.listener, authority=self.account_authority, credential_retriever=None
+            self.options.listener,
+            authority=self.account_authority,
+            credential_retriever=None,
+            consumes=consumes,
         )
+        only_channels = (self.listener.flow_control_id,)
         services: list[tuple[str, Handler]] = []
         if self.options.direct_authentication:
             services.append((DIRECT_AUTHENTICATOR, self._direct))
@@ -192,9 +200,9 @@ class Authority:
             services.append((ENROLLMENT_TOKEN_ACCEPTOR, self._token_acceptor))
         services.append((CREDENTIAL_ISSUER, self._credential_issuer))
         for address, handler in services:
-            await node.start_worker(address, _AuthorityService(address, handler), allow_remote=False)
+            await node.start_worker(address, _AuthorityService(address, handler), consumes=only_channels)
         if not node.has_address(Address.local("echo")):
-            await node.start_worker("echo", Echo(), allow_remote=False)
+            await node.start_worker("echo", Echo(), consumes=only_channels)
         log.info("authority %s started (%s)", self.identifier, ", ".join(a for a, _ in services))
         return self.listener
 

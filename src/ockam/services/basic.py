@@ -27,10 +27,13 @@ class Uppercase(Worker):
 
 
 class Hop(Worker):
-    """Forwards to the rest of the onward route, adding itself to the return route."""
+    """Forwards to the rest of the onward route, adding itself to the return route.
+
+    The message keeps its local info (as Rust's ``step_forward``): what came from the
+    network is still known to have, so the node does not open a TCP connection for it."""
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
         onward = msg.onward_route.step()
         if not onward:
             return
-        await ctx.forward(LocalMessage(onward, msg.return_route.prepend(ctx.address), msg.payload))
+        await ctx.forward(msg.with_routes(onward, msg.return_route.prepend(ctx.address)))

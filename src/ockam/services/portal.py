@@ -49,6 +49,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -57,7 +58,7 @@ from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import AlreadyExists, DecodeError, NotFound, OckamError, TransportError
 from ..identity import Identifier
-from ..node.message import LocalMessage
+from ..node.message import FLOW_CONTROL_ID, LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol.portal import (
     DISCONNECT_GRACE,
@@ -136,8 +137,6 @@ class PortalSide(asyncio.BufferedProtocol):
     """One side of one portal connection: the socket's protocol and the mailbox of the
     side's public address (``sender_remote``)."""
 
-    allow_remote = True
-
     def __init__(
         self,
         portals: Portals,
@@ -178,6 +177,9 @@ class PortalSide(asyncio.BufferedProtocol):
         self._allowed_until = 0.0
         self._is_allowed = True
         self._payload_info: dict[str, Any] | None = None  # local info of guarded Payloads
+        # the flow control whose messages may reach this side: an inlet's, that of the first
+        # hop of its route; an outlet's, that of the producer the Ping came through
+        self.flow_control_id: str | None = None
 
     # -- state
     @property
@@ -220,6 +222,9 @@ class PortalSide(asyncio.BufferedProtocol):
                 self.conn.local_closed()
                 transport.close()
                 return
+            producer = self.node.flow_controls.find_producer(route.addresses[0]) if route else None
+            if producer is not None:
+                self.flow_control_id = producer.flow_control_id
             self._register()
             self.generation = inlet.generation
             inlet.sides.add(self)
@@ -465,6 +470,8 @@ class PortalSide(asyncio.BufferedProtocol):
 
     def _register(self) -> None:
         self.node.register([self.address], self)
+        if self.flow_control_id is not None:
+            self.node.flow_controls.add_consumer(self.address, self.flow_control_id)
         self._registered = True
 
     def guard(self, access: AccessControl, peer: Identifier | None) -> None:
@@ -670,7 +677,9 @@ class OutletListener(Worker):
                 return True  # refused (logged by the access control): no answer, as Rust
         # The rest of the onward route (if any) is ignored, as Rust does.
         self.portals.node.spawn(
-            self.portals._connect_outlet(self.outlet, msg.return_route, peer),
+            self.portals._connect_outlet(
+                self.outlet, msg.return_route, peer, msg.local_info.get(FLOW_CONTROL_ID)
+            ),
             name=f"outlet {self.outlet.address} connect",
         )
         return True
@@ -758,14 +767,17 @@ class Portals:
         tls: bool = False,
         connect_timeout: float = CONNECT_TIMEOUT,
         access: AccessControl | None = None,
+        consumes: Iterable[str] = (),
     ) -> TcpOutlet:
+        """Start an outlet at ``address``; ``consumes``: the flow-control ids (TCP
+        listeners, secure-channel listeners...) whose Pings may reach it."""
         addr = Address.parse(address) if isinstance(address, str) else address
         if addr in self.outlets:
             raise AlreadyExists(f"A TCP outlet with address '{addr}' already exists")
         if self.node.has_address(addr):
             raise AlreadyExists(f"the address '{addr}' is already used on this node")
         outlet = TcpOutlet(addr, host, port, tls, connect_timeout, access)
-        await self.node.start_worker(addr, OutletListener(self, outlet))
+        await self.node.start_worker(addr, OutletListener(self, outlet), consumes=consumes)
         self.outlets[addr] = outlet
         return outlet
 
@@ -779,9 +791,15 @@ class Portals:
         return outlet
 
     async def _connect_outlet(
-        self, outlet: TcpOutlet, pong_route: Route, peer: Identifier | None = None
+        self,
+        outlet: TcpOutlet,
+        pong_route: Route,
+        peer: Identifier | None = None,
+        flow_control_id: str | None = None,
     ) -> None:
         side = PortalSide(self, outlet=outlet)
+        # the rest of the connection comes the way its Ping came
+        side.flow_control_id = flow_control_id
         ssl_ctx = ssl.create_default_context() if outlet.tls else None
         try:
             async with asyncio.timeout(outlet.connect_timeout):  # (no extra task, unlike wait_for)

@@ -19,19 +19,29 @@ Registering node B: :func:`register_relay` starts a :class:`RemoteRelay` worker 
 fresh ``main_remote`` address, sends the registration from it and waits for the answer.
 Keeping the relay alive (liveness pings, re-registration) is the job of the caller's
 session (``ockam.api.relays``).
+
+Flow control (relays.md §4, §6): the service and each relay consume the ids given as
+``service_consumes`` / ``relay_consumes`` (on CLI nodes: the TCP listener's, and the
+``api`` listener's with an authority).  For every forwarded message a relay lets the
+reply come back: the first hop of the return route becomes a consumer of the next hop's
+flow control and the other way round (as Rust's relay worker).  On the registering side,
+``main_remote`` consumes the flow control of the registration route's first hop and
+``main_internal`` is a producer of the same id: what the relay forwards reaches only
+that id's consumers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ..codec.address import Address
 from ..codec.route import Route
 from ..errors import DecodeError, OckamError, ProtocolError, TimeoutError_
 from ..identity import Identifier
+from ..node.flow_control import ProducerInfo
 from ..node.message import LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol.relay import (
@@ -70,8 +80,6 @@ class Relay:
     """A relay at ``forward_to_<name>``: a mailbox that forwards each message along
     ``forward_route`` (prefixed to the rest of its onward route)."""
 
-    allow_remote = True
-
     def __init__(
         self, node: Node, name: str, address: Address, forward_route: Route, ephemeral: bool
     ) -> None:
@@ -81,9 +89,26 @@ class Relay:
         self.forward_route = forward_route
         self.ephemeral = ephemeral
         self.forwarded = 0
+        self._paired: tuple[Address, Address] | None = None
 
     def _forwarded(self, msg: LocalMessage) -> LocalMessage:
-        return msg.with_routes(forward_onward_route(msg.onward_route, self.forward_route), msg.return_route)
+        out = msg.with_routes(forward_onward_route(msg.onward_route, self.forward_route), msg.return_route)
+        if out.return_route:
+            self._pair(out.onward_route.addresses[0], out.return_route.addresses[0])
+        return out
+
+    def _pair(self, next_hop: Address, prev_hop: Address) -> None:
+        """Let the replies through: each hop consumes the other's flow control."""
+        if self._paired == (next_hop, prev_hop):
+            return
+        flow_controls = self.node.flow_controls
+        producer = flow_controls.find_producer(next_hop)
+        if producer is not None:
+            flow_controls.add_consumer(prev_hop, producer.flow_control_id)
+        producer = flow_controls.find_producer(prev_hop)
+        if producer is not None:
+            flow_controls.add_consumer(next_hop, producer.flow_control_id)
+        self._paired = (next_hop, prev_hop)
 
     def put_nowait(self, msg: LocalMessage) -> bool:
         try:
@@ -121,6 +146,8 @@ class RelayService(Worker):
         *,
         access: AccessControl | None = None,
         name_check: Callable[[Identifier | None, str], Decision] | None = None,
+        service_consumes: Collection[str] = (),
+        relay_consumes: Collection[str] = (),
     ) -> None:
         self.node = node
         self.prefix = prefix
@@ -128,9 +155,17 @@ class RelayService(Worker):
         # who may register (None: everyone), and which names (None: any)
         self.access = access
         self.name_check = name_check
+        # the flow controls whose messages may reach the service, and the relays
+        self.service_consumes = service_consumes
+        self.relay_consumes = relay_consumes  # read again for each new relay
+        self.addresses: tuple[Address, ...] = ()
 
     async def start(self, addresses: tuple[str, ...] = (RELAY_SERVICE, STATIC_RELAY_SERVICE)) -> RelayService:
         await self.node.start_worker(list(addresses), self)
+        self.addresses = tuple(Address.parse(a) for a in addresses)
+        for address in self.addresses:
+            for fcid in self.service_consumes:
+                self.node.flow_controls.add_consumer(address, fcid)
         return self
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
@@ -159,6 +194,8 @@ class RelayService(Worker):
                 return
             relay = Relay(self.node, reg.name, reg.relay_address, reg.forward_route, ephemeral)
             self.node.register([reg.relay_address], relay)
+            for fcid in self.relay_consumes:
+                self.node.flow_controls.add_consumer(reg.relay_address, fcid)
             self.relays[reg.relay_address] = relay
             log.info("relay %s created, forwarding to %s", reg.relay_address, reg.forward_route)
         try:
@@ -192,11 +229,26 @@ class RemoteRelay(Worker):
         self.name = name
         self.main_internal = Address.random_local()
         self.registered: asyncio.Future[RemoteRelayInfo] = asyncio.get_running_loop().create_future()
+        # main_internal, a producer of the first hop's flow control (None: no flow control)
+        self.producer: ProducerInfo | None = None
+
+    @property
+    def flow_control_id(self) -> str | None:
+        """The flow control what the relay forwards arrives under (its consumers get it)."""
+        return None if self.producer is None else self.producer.flow_control_id
 
     async def initialize(self, ctx: Context) -> None:
         service = Address.local(registration_service(self.name))
         target = await ctx.node.resolve_route(Route((*self.route, service)))
+        flow_controls = ctx.node.flow_controls
+        first = flow_controls.find_producer(target.addresses[0])
+        if first is not None:
+            flow_controls.add_consumer(ctx.address, first.flow_control_id)
+            self.producer = flow_controls.add_producer(self.main_internal, first.flow_control_id)
         await ctx.node.deliver(LocalMessage(target, Route((ctx.address,)), registration_request(self.name)))
+
+    async def shutdown(self, ctx: Context) -> None:
+        ctx.node.flow_controls.cleanup(self.main_internal)
 
     async def handle_message(self, ctx: Context, msg: LocalMessage) -> None:
         onward = msg.onward_route.step()
@@ -213,7 +265,14 @@ class RemoteRelay(Worker):
         if onward.addresses[0] == ctx.address:
             log.warning("relay client %s: refusing to forward to itself", ctx.address)
             return
-        await ctx.forward(LocalMessage(onward, msg.return_route, msg.payload, msg.local_info))
+        out = LocalMessage(onward, msg.return_route, msg.payload, msg.local_info)
+        if self.producer is None:
+            await ctx.forward(out)
+            return
+        result = ctx.node.deliver_produced(out, self.producer)
+        if result is not True:
+            assert not isinstance(result, bool)
+            await result
 
 
 @dataclass
@@ -223,6 +282,8 @@ class RemoteRelayHandle:
     info: RemoteRelayInfo
     worker_address: Address  # main_remote
     name: str | None
+    # what the relay forwards arrives under it (None: registered on this node)
+    flow_control_id: str | None = None
 
     async def stop(self, node: Node) -> None:
         await node.stop_worker(self.worker_address)
@@ -247,4 +308,4 @@ async def register_relay(
     except BaseException:
         await node.stop_worker(address)
         raise
-    return RemoteRelayHandle(info, address, name)
+    return RemoteRelayHandle(info, address, name, worker.flow_control_id)

@@ -14,7 +14,17 @@ moves their bytes along routes (secure-channel.md §6, §7, §10):
   credential in handshake messages 2/3 and sends ``RefreshCredentials`` when the retriever
   has a new one; a side with an authority verifies what the peer presents and stores the
   attributes in :attr:`SecureChannels.attributes` (what access control reads).  An invalid
-  or missing credential never fails the handshake.
+  or missing credential never fails the handshake;
+* flow control (§11): a listener is a spawner (its ``flow_control_id``), each channel's
+  ``decryptor_internal`` a producer (its ``flow_control_id``; responders also have their
+  listener's): decrypted messages reach only the consumers of those ids.  A responder's
+  ``decryptor_remote`` consumes what its listener consumes (so the rest of the handshake
+  and the ciphertexts reach it the way message 1 did), an initiator's the flow control of
+  the first hop of its route;
+* a responder whose handshake fails, does not finish within ``HANDSHAKE_TIMEOUT`` or
+  loses its connection (the first hop of message 1's return route) is freed at once;
+  at most ``MAX_HANDSHAKES_PER_LISTENER`` handshakes are in progress per listener and
+  ``MAX_HANDSHAKES_PER_CONNECTION`` per connection (further message 1s are dropped).
 """
 
 from __future__ import annotations
@@ -45,7 +55,8 @@ from ..identity import (
     verify_credential,
     verify_purpose_key_attestation,
 )
-from ..node.message import LocalMessage
+from ..node.flow_control import ProducerInfo, new_flow_control_id
+from ..node.message import FLOW_CONTROL_ID, LocalMessage
 from ..node.runtime import Context, Node, Worker
 from ..protocol.crypto import DhKey, Signer, X25519Secret
 from ..protocol.noise_xx import Handshake
@@ -62,6 +73,9 @@ from ..protocol.secure_channel import (
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "HANDSHAKE_TIMEOUT",
+    "MAX_HANDSHAKES_PER_CONNECTION",
+    "MAX_HANDSHAKES_PER_LISTENER",
     "NODE_DEFAULT",
     "OUTGOING_CHECK",
     "ChannelIdentity",
@@ -80,6 +94,13 @@ log = logging.getLogger("ockam.secure_channel")
 CHANNEL_MAILBOX_SIZE = 32
 
 DEFAULT_TIMEOUT = 120.0
+# Seconds a responder waits for the initiator's message 3 (the initiator may first fetch its
+# credential from an authority); then it is freed.
+HANDSHAKE_TIMEOUT = 10.0
+# Handshakes in progress (responders waiting for message 3) per listener, and per
+# connection (the first hop of message 1's return route): further message 1s are dropped.
+MAX_HANDSHAKES_PER_LISTENER = 256
+MAX_HANDSHAKES_PER_CONNECTION = 32
 _EMPTY_ROUTE = Route()
 
 #: ``local_info`` key of a message whose sender's access control must still allow it when
@@ -132,7 +153,9 @@ class SecureChannel:
     their_identifier: Identifier | None = None
     route_to_peer: Route = field(default_factory=Route)
     authorized: tuple[Identifier, ...] = ()
-    flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
+    flow_control_id: str = field(default_factory=new_flow_control_id)
+    # the listener's id, for a responder
+    spawner_flow_control_id: str | None = None
     me: ChannelIdentity | None = None
     # verifies the peer's credentials (None: they are ignored)
     authority: Identifier | None = None
@@ -149,7 +172,7 @@ class SecureChannel:
 class SecureChannelListener:
     address: Address
     authorized: tuple[Identifier, ...] = ()
-    flow_control_id: str = field(default_factory=lambda: Address.random_local().text)
+    flow_control_id: str = field(default_factory=new_flow_control_id)  # the spawner id
     # the identity its channels use (None: the node's)
     me: ChannelIdentity | None = None
     authority: Identifier | None = None
@@ -195,6 +218,13 @@ class SecureChannels:
         self.authority: Identifier | None = None
         self.set_authority(authority)
         self._subscribed: list[CredentialRetriever] = []
+        self.handshake_timeout = HANDSHAKE_TIMEOUT
+        self.max_handshakes_per_listener = MAX_HANDSHAKES_PER_LISTENER
+        self.max_handshakes_per_connection = MAX_HANDSHAKES_PER_CONNECTION
+        # responders in the middle of a handshake: encryptor -> (listener, first hop, timer)
+        self._handshakes: dict[Address, tuple[Address, Address | None, asyncio.TimerHandle]] = {}
+        self._handshakes_by_listener: dict[Address, set[Address]] = {}
+        self._handshakes_by_hop: dict[Address, set[Address]] = {}
 
     def set_authority(self, authority: Identity | Identifier | None) -> None:
         """Trust ``authority`` for the credentials peers present (an identity is also
@@ -299,7 +329,11 @@ class SecureChannels:
         *,
         authority: Identifier | str | _NodeDefault | None = NODE_DEFAULT,
         credential_retriever: CredentialRetriever | _NodeDefault | None = NODE_DEFAULT,
+        consumes: Iterable[str] = (),
     ) -> SecureChannelListener:
+        """Accept channels at ``address``; ``consumes``: the flow-control ids (TCP
+        listeners, connections...) whose messages may reach it.  Its channels' decrypted
+        messages reach the consumers of ``listener.flow_control_id``."""
         addr = Address.parse(address) if isinstance(address, str) else address
         ids = tuple(Identifier.coerce(i) for i in authorized or ())
         listener = SecureChannelListener(
@@ -309,7 +343,8 @@ class SecureChannels:
             authority=self._authority(authority),
             credential_retriever=self._retriever(credential_retriever, me),
         )
-        await self.node.start_worker(addr, _Listener(self, listener))
+        await self.node.start_worker(addr, _Listener(self, listener), consumes=consumes)
+        self.node.flow_controls.add_spawner(addr, listener.flow_control_id)
         self.listeners[addr] = listener
         return listener
 
@@ -341,6 +376,16 @@ class SecureChannels:
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(ids), done)
         await self._start(channel, decryptor)
         try:
+            route = await self.node.resolve_route(route)  # (a leading 1#host:port: a connection)
+        except BaseException:
+            await self.close(channel.encryptor, notify=False)
+            raise
+        if route:
+            # the answers come back through the first hop (a TCP connection, a channel...)
+            hop = self.node.flow_controls.find_producer(route.addresses[0])
+            if hop is not None:
+                self.node.flow_controls.add_consumer(channel.decryptor_remote, hop.flow_control_id)
+        try:
             first = handshake.write_message()
             await decryptor.ctx.send(route, first, from_=channel.decryptor_remote)
             await asyncio.wait_for(asyncio.shield(done), timeout)
@@ -362,6 +407,12 @@ class SecureChannels:
         )
         await self.node.start_worker(
             channel.encryptor, _EncryptorWorker(self, channel, decryptor), mailbox_size=CHANNEL_MAILBOX_SIZE
+        )
+        decryptor.producer = self.node.flow_controls.add_producer(
+            channel.decryptor_internal,
+            channel.flow_control_id,
+            channel.spawner_flow_control_id,
+            (channel.encryptor,),
         )
         self.channels[channel.encryptor] = channel
         retriever = channel.credential_retriever
@@ -397,22 +448,99 @@ class SecureChannels:
 
     async def accept(self, msg: LocalMessage, listener: SecureChannelListener) -> None:
         """A message 1 reached a listener: start a responder and hand it the message."""
+        hop = msg.return_route.addresses[0] if msg.return_route else None
+        drop = self.node.drop_log
+        if len(self._handshakes_by_listener.get(listener.address, ())) >= self.max_handshakes_per_listener:
+            drop(
+                "secure channel listener %s: too many handshakes in progress; dropping one more",
+                listener.address,
+            )
+            return
+        if (
+            hop is not None
+            and len(self._handshakes_by_hop.get(hop, ())) >= self.max_handshakes_per_connection
+        ):
+            drop(
+                "secure channel listener %s: too many handshakes in progress from %s; dropping one more",
+                listener.address,
+                hop,
+            )
+            return
         me = listener.me or self.me
         channel = _new_channel(False, listener.authorized, me)
         channel.authority = listener.authority
         channel.credential_retriever = listener.credential_retriever
+        channel.spawner_flow_control_id = listener.flow_control_id
+        flow_controls = self.node.flow_controls
+        # the rest of the handshake (and the ciphertexts) may come the way message 1 came
+        for fcid in flow_controls.ids_for_consumer(listener.address):
+            flow_controls.add_consumer(channel.decryptor_remote, fcid)
         handshake = Handshake(False, me.static_key)
         decryptor = _DecryptorWorker(self, channel, handshake, trust_identifiers(listener.authorized), None)
         await self._start(channel, decryptor)
+        self._handshake_started(channel, listener.address, hop)
         forwarded = msg.with_routes(
             msg.onward_route.step().prepend(channel.decryptor_remote), msg.return_route
         )
         await self.node.deliver(forwarded)
 
+    # -- responders in the middle of a handshake
+    def _handshake_started(self, channel: SecureChannel, listener: Address, hop: Address | None) -> None:
+        encryptor = channel.encryptor
+        timer = self.node.loop.call_later(self.handshake_timeout, self._handshake_expired, encryptor)
+        self._handshakes[encryptor] = (listener, hop, timer)
+        self._handshakes_by_listener.setdefault(listener, set()).add(encryptor)
+        if hop is not None:
+            pending = self._handshakes_by_hop.get(hop)
+            if pending is None:
+                self._handshakes_by_hop[hop] = pending = set()
+                self.node.when_unregistered(hop, lambda: self._hop_gone(hop))
+            pending.add(encryptor)
+
+    def _handshake_ended(self, encryptor: Address) -> None:
+        entry = self._handshakes.pop(encryptor, None)
+        if entry is None:
+            return
+        listener, hop, timer = entry
+        timer.cancel()
+        pending = self._handshakes_by_listener.get(listener)
+        if pending is not None:
+            pending.discard(encryptor)
+            if not pending:
+                del self._handshakes_by_listener[listener]
+        if hop is not None:
+            pending = self._handshakes_by_hop.get(hop)
+            if pending is not None:
+                pending.discard(encryptor)
+
+    def _handshake_failed(self, channel: SecureChannel, reason: str) -> None:
+        """Free a responder whose handshake cannot complete."""
+        if channel.encryptor not in self._handshakes:
+            return
+        self._handshake_ended(channel.encryptor)
+        log.info("secure channel %s: %s; freeing the responder", channel.encryptor, reason)
+        self.node.spawn(self.close(channel.encryptor, notify=False), name="secure channel close")
+
+    def _handshake_expired(self, encryptor: Address) -> None:
+        channel = self.channels.get(encryptor)
+        if channel is not None and not channel.established:
+            self._handshake_failed(channel, f"no handshake message 3 within {self.handshake_timeout:g} s")
+
+    def _hop_gone(self, hop: Address) -> None:
+        for encryptor in list(self._handshakes_by_hop.pop(hop, ())):
+            channel = self.channels.get(encryptor)
+            if channel is not None:
+                self._handshake_failed(channel, "the connection of its handshake closed")
+
+    @property
+    def handshakes_in_progress(self) -> int:
+        return len(self._handshakes)
+
     async def close(self, encryptor: Address, notify: bool = True) -> bool:
         channel = self.channels.pop(encryptor, None)
         if channel is None:
             return False
+        self._handshake_ended(encryptor)
         worker = self.node.worker(channel.decryptor_remote)
         if (
             notify
@@ -474,6 +602,7 @@ class _DecryptorWorker(Worker):
         self.done = done
         self.encryptor: Encryptor | None = None
         self.decryptor: Decryptor | None = None
+        self.producer = ProducerInfo(channel.flow_control_id, channel.spawner_flow_control_id)
         self.last_route_nonce = 0
         self.got_first = False
         # data path caches (the routes of a flow are the same objects message after message)
@@ -533,6 +662,8 @@ class _DecryptorWorker(Worker):
             log.warning("secure channel handshake failed: %s", e)
             if self.done is not None and not self.done.done():
                 self.done.set_exception(SecureChannelError(f"secure channel handshake failed: {e}"))
+            if not self.channel.is_initiator:
+                self.channels._handshake_failed(self.channel, "the handshake failed")
 
     def _established(self, hs: Handshake, peer: Identifier, route: Route) -> None:
         result = hs.result()
@@ -542,6 +673,7 @@ class _DecryptorWorker(Worker):
         self.channel.their_identifier = peer
         self.channel.route_to_peer = route
         log.info("secure channel %s established with %s", self.channel.encryptor, peer)
+        self.channels._handshake_ended(self.channel.encryptor)
         if self.done is not None and not self.done.done():
             self.done.set_result(peer)
 
@@ -552,24 +684,16 @@ class _DecryptorWorker(Worker):
         inner = self._open(msg)
         if inner is None:
             return True
-        try:
-            if inner.onward_route.addresses[0].is_local and self.channels.node.deliver_nowait(inner):
-                return True
-        except OckamError as e:
-            log.warning("secure channel %s: %s", self.channel.encryptor, e)
-            return True
-        return self._forward(ctx, inner)
+        # to a consumer of the channel's flow control only
+        return self.channels.node.deliver_produced(inner, self.producer)
 
     async def _decrypt(self, ctx: Context, msg: LocalMessage) -> None:
         inner = self._open(msg)
         if inner is not None:
-            await self._forward(ctx, inner)
-
-    async def _forward(self, ctx: Context, inner: LocalMessage) -> None:
-        try:
-            await ctx.forward(inner)
-        except OckamError as e:
-            log.warning("secure channel %s: %s", self.channel.encryptor, e)
+            result = self.channels.node.deliver_produced(inner, self.producer)
+            if result is not True:
+                assert not isinstance(result, bool)
+                await result
 
     def _open(self, msg: LocalMessage) -> LocalMessage | None:
         """Decrypt ``msg``: the message to forward (a payload), or None (dropped, or a
@@ -594,7 +718,11 @@ class _DecryptorWorker(Worker):
             peer = channel.their_identifier
             if peer is not self._info_peer:
                 self._info_peer = peer
-                self._info = {"identifier": peer, "secure_channel": channel.encryptor}  # shared
+                self._info = {  # shared by the messages of the channel, never changed
+                    "identifier": peer,
+                    "secure_channel": channel.encryptor,
+                    FLOW_CONTROL_ID: channel.flow_control_id,
+                }
             return LocalMessage(message.onward_route, self._inner_return_here, message.payload, self._info)
         if isinstance(message, CloseMessage):
             log.info("secure channel %s closed by the peer", channel.encryptor)

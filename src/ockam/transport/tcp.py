@@ -5,6 +5,12 @@ Frames received get the sender address prepended to their return route; messages
 sent to the sender address lose their first hop and are written as frames.
 A peer that sends a bad version byte, an oversized frame or garbage loses its
 connection and nothing else.
+
+Flow control (tcp.md §7): a listener is a *spawner* (its ``flow_control_id``), every
+connection a *producer* with its own id (and, when accepted, its listener's id).  What a
+connection receives reaches only the consumers of those ids (add them with
+``node.flow_controls.add_consumer(address, id)``); its sender address is the producer's
+additional address, so a detached context that sends through it gets the replies.
 """
 
 from __future__ import annotations
@@ -12,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -21,7 +26,8 @@ from typing import Any, cast
 from ..codec.address import TCP, Address
 from ..codec.route import Route
 from ..errors import InvalidArgument, OckamError, ProtocolError, TransportError
-from ..node.message import LocalMessage
+from ..node.flow_control import ProducerInfo, new_flow_control_id
+from ..node.message import FLOW_CONTROL_ID, LocalMessage
 from ..node.runtime import Node
 from ..protocol.tcp_framing import VERSION_BYTE, FrameHeads, FrameReader
 
@@ -82,10 +88,6 @@ def _valid_hostname(host: str) -> bool:
     )
 
 
-def _flow_control_id() -> str:
-    return os.urandom(16).hex()
-
-
 @dataclass
 class TcpConnection:
     """One TCP connection and its worker addresses."""
@@ -94,7 +96,9 @@ class TcpConnection:
     receiver: Address
     peer: str  # "ip:port" of the remote side
     mode: str  # "outgoing" | "incoming"
-    flow_control_id: str = field(default_factory=_flow_control_id)
+    flow_control_id: str = field(default_factory=new_flow_control_id)
+    # the id of the listener that accepted it (incoming connections)
+    spawner_flow_control_id: str | None = None
     protocol: _Connection | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -112,19 +116,20 @@ class TcpConnection:
 class TcpListener:
     socket_address: str
     processor_address: Address
-    flow_control_id: str = field(default_factory=_flow_control_id)
+    flow_control_id: str = field(default_factory=new_flow_control_id)  # the spawner id
     server: asyncio.base_events.Server | None = field(default=None, repr=False)
 
 
 class _Connection(asyncio.BufferedProtocol):
-    """Both directions of one connection; registered in the node as the sender's mailbox."""
+    """Both directions of one connection; registered in the node as the sender's mailbox
+    (local workers may send *to* it freely) and a producer for what it receives."""
 
-    allow_remote = True  # anyone may send *to* a connection's sender address
-
-    def __init__(self, tcp: TcpTransport, mode: str) -> None:
+    def __init__(self, tcp: TcpTransport, mode: str, spawner: str | None = None) -> None:
         self.tcp = tcp
         self.node = tcp.node
         self.mode = mode
+        self.spawner = spawner
+        self.producer = ProducerInfo("")
         self.reader = FrameReader()
         self.transport: asyncio.Transport | None = None
         self.info: TcpConnection | None = None
@@ -153,10 +158,23 @@ class _Connection(asyncio.BufferedProtocol):
         peer = transport.get_extra_info("peername")
         peer_text = _format_peer(peer)
         info = TcpConnection(
-            Address.random_local(), Address.random_local(), peer_text, self.mode, protocol=self
+            Address.random_local(),
+            Address.random_local(),
+            peer_text,
+            self.mode,
+            spawner_flow_control_id=self.spawner,
+            protocol=self,
         )
         self.info = info
-        self._local_info = {"transport": "tcp", "connection": info.sender}  # shared, never changed
+        self.producer = self.node.flow_controls.add_producer(
+            info.receiver, info.flow_control_id, self.spawner, (info.sender,)
+        )
+        # shared by every message received, never changed
+        self._local_info = {
+            "transport": "tcp",
+            "connection": info.sender,
+            FLOW_CONTROL_ID: info.flow_control_id,
+        }
         self.node.register([info.sender], self)
         self.tcp.connections[info.sender] = info
         self.transport.write(VERSION_BYTE)
@@ -176,6 +194,7 @@ class _Connection(asyncio.BufferedProtocol):
             return
         assert self.info is not None
         sender = self.info.sender
+        producer = self.producer
         for m in messages:
             if not m.onward_route.addresses:
                 continue  # heartbeat
@@ -183,7 +202,7 @@ class _Connection(asyncio.BufferedProtocol):
             if ret is not self._last_return:
                 self._last_return, self._last_return_here = ret, ret.prepend(sender)
             msg = LocalMessage(m.onward_route, self._last_return_here, m.payload, self._local_info)
-            result = self.node.deliver_remote(msg)
+            result = self.node.deliver_produced(msg, producer)
             if result is not True:
                 assert not isinstance(result, bool)
                 self._wait_for_room(result)
@@ -219,6 +238,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._closed.set()
         if self.info is not None:
             self.node.unregister([self.info.sender])
+            self.node.flow_controls.cleanup(self.info.receiver)
             self.tcp.connections.pop(self.info.sender, None)
             log.info("connection %s to %s closed", self.info.sender, self.info.peer)
 
@@ -303,12 +323,18 @@ class TcpTransport:
         return (await self.connect(address.text)).sender
 
     async def _route(self, msg: LocalMessage) -> None:
-        """Send ``msg`` to its first hop ``1#host:port`` over a reused (or new) connection."""
+        """Send ``msg`` to its first hop ``1#host:port`` over a reused (or new) connection.
+
+        The node calls this only for messages that started on it (never for what came from
+        the network); the first hop of the return route (the local sender) may get the
+        replies over the connection."""
         target = msg.onward_route.addresses[0].text
         conn = self._routed.get(target)
         if conn is None or conn.sender not in self.connections:
             conn = await self.connect(target)
             self._routed[target] = conn
+        if msg.return_route:
+            self.node.flow_controls.add_consumer(msg.return_route.addresses[0], conn.flow_control_id)
         await self.node.deliver(
             msg.with_routes(msg.onward_route.step().prepend(conn.sender), msg.return_route)
         )
@@ -331,15 +357,20 @@ class TcpTransport:
         assert proto.info is not None
         return proto.info
 
-    async def listen(self, address: str = "127.0.0.1:0") -> TcpListener:
+    async def listen(self, address: str = "127.0.0.1:0", flow_control_id: str | None = None) -> TcpListener:
+        """Accept connections on ``address``; what they receive reaches the consumers of
+        the listener's ``flow_control_id`` only (a new one, or the given one: its
+        consumers can then be declared before the listener starts)."""
         host, port = parse_host_port(address)
         loop = asyncio.get_running_loop()
+        spawner = flow_control_id or new_flow_control_id()
         try:
-            server = await loop.create_server(lambda: _Connection(self, "incoming"), host, port)
+            server = await loop.create_server(lambda: _Connection(self, "incoming", spawner), host, port)
         except OSError as e:
             raise TransportError(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
         bound = server.sockets[0].getsockname()
-        listener = TcpListener(_format_peer(bound), Address.random_local(), server=server)
+        listener = TcpListener(_format_peer(bound), Address.random_local(), spawner, server=server)
+        self.node.flow_controls.add_spawner(listener.processor_address, spawner)
         self.listeners[listener.processor_address] = listener
         return listener
 
@@ -364,6 +395,7 @@ class TcpTransport:
 
     async def stop_listener(self, listener: TcpListener) -> None:
         self.listeners.pop(listener.processor_address, None)
+        self.node.flow_controls.cleanup(listener.processor_address)
         if listener.server is not None:
             listener.server.close()
 
