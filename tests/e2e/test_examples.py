@@ -4,6 +4,7 @@ library nodes working with nodes of the ``ockam`` command."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -294,6 +295,18 @@ def test_example_inlet_with_a_cli_outlet_node(ockam: Ockam, http_server: tuple[i
     ockam.ok("node", "create", "n1", "--tcp-listener-address", f"127.0.0.1:{node_port}")
     ockam.ok("secure-channel-listener", "create", "secure_channel_listener", "--at", "n1")
     ockam.ok("tcp-outlet", "create", "--at", "n1", "--to", f"127.0.0.1:{server_port}")
+    # a CLI outlet is reached through `api`'s channels (as Rust's): let this listener's reach it
+    listener = ockam.ok(
+        "secure-channel-listener", "show", "secure_channel_listener", "--at", "n1", "--output", "json"
+    )
+    ockam.ok(
+        "flow-control",
+        "add-consumer",
+        json.loads(listener)["flow_control_id"],
+        "/service/outlet",
+        "--at",
+        "n1",
+    )
     with example("03_inlet", f"127.0.0.1:{inlet}", str(node_port)):
         fetch_through(inlet, page)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -19,10 +20,23 @@ def test_three_processes_route_through_a_hop(ockam: Ockam) -> None:
     for name in ("n1", "n2", "n3"):
         ockam.ok("node", "create", name)
     ockam.ok("service", "start", "hop", "--at", "n2")
+    # the second TCP hop is a connection n2's user made (nodes do not open one for a peer)
+    ports = {
+        n: json.loads(ockam.ok("node", "show", n, "--output", "json"))["transports"][0]["socket_addr"]
+        for n in ("n2", "n3")
+    }
+    ids = [
+        re.findall(r"[0-9a-f]{32}", ockam.ok("tcp-connection", "create", "--from", a, "--to", ports[b]))[0]
+        for a, b in (("n1", "n2"), ("n2", "n3"))
+    ]
     out = ockam.ok(
+        "message", "send", "hello", "--from", "n1", "--to", f"/worker/{ids[0]}/service/hop/worker/{ids[1]}/service/uppercase"
+    )  # fmt: skip
+    assert out.strip() == "HELLO"
+    line = ockam.fail(
         "message", "send", "hello", "--from", "n1", "--to", "/node/n2/service/hop/node/n3/service/uppercase"
     )
-    assert out.strip() == "HELLO"
+    assert "multiple tcp connections" in line
 
 
 def test_message_send_without_from_uses_a_temporary_node(ockam: Ockam) -> None:

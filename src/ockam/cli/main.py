@@ -25,6 +25,7 @@ def build_cli() -> click.Group:
     from .authority import authority
     from .credential import credential
     from .enroll import enroll
+    from .flow_control import flow_control
     from .message import message
     from .node import node
     from .policy import policy
@@ -64,6 +65,7 @@ def build_cli() -> click.Group:
         credential,
         authority,
         policy,
+        flow_control,
         reset,
         status,
     ):
