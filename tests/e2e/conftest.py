@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from glob import glob
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,12 @@ def ockam_executable() -> str:
     if found is None:
         pytest.skip("no ockam executable")
     return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Ockam:
@@ -77,3 +86,66 @@ def ockam(tmp_path: Path) -> Iterator[Ockam]:
             runner.run("node", "delete", "--all", "--yes", timeout=60)
         except subprocess.TimeoutExpired:
             pass
+
+
+# -- a throw-away PostgreSQL server (portals to it in e2e and interop tests)
+
+
+def _postgres_bin() -> Path | None:
+    for candidate in sorted(glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        path = Path(candidate)
+        if (path / "initdb").exists() and (path / "pg_ctl").exists():
+            return path
+    initdb = shutil.which("initdb")
+    if initdb and shutil.which("pg_ctl"):
+        return Path(initdb).resolve().parent
+    return None
+
+
+@pytest.fixture
+def postgres() -> Iterator[int]:
+    """A private PostgreSQL server on a free port (run as ``postgres`` when we are root)."""
+    bindir = _postgres_bin()
+    if bindir is None or shutil.which("psql") is None:
+        pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed")
+    as_user: list[str] = []
+    workdir = Path(tempfile.mkdtemp(prefix="ockam-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.skip("running as root and there is no 'postgres' user to run the server")
+        runuser = shutil.which("runuser")
+        if not runuser:
+            shutil.rmtree(workdir, ignore_errors=True)
+            pytest.skip("running as root without runuser to start the server as 'postgres'")
+        as_user = [runuser, "-u", "postgres", "--"]
+        os.chmod(workdir, 0o755)
+        os.chown(workdir, pw.pw_uid, pw.pw_gid)
+    data = workdir / "data"
+    port = free_port()
+    log = workdir / "server.log"
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*as_user, *argv], capture_output=True, text=True, timeout=120, check=False)
+
+    init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    if init.returncode != 0:
+        shutil.rmtree(workdir, ignore_errors=True)
+        pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
+    start = run(
+        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"
+    )
+    try:
+        if start.returncode != 0:
+            pytest.skip(
+                f"the PostgreSQL server did not start: {start.stderr.strip() or start.stdout.strip()}"
+            )
+        yield port
+    finally:
+        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(workdir, ignore_errors=True)

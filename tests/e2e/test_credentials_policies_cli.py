@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Ockam
-from .test_portals_cli import free_port, http_get, wait_for
+from .conftest import Ockam, free_port
+from .test_portals_cli import http_get, wait_for
 
 pytestmark = pytest.mark.e2e
 

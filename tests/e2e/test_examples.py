@@ -22,7 +22,7 @@ import pytest
 
 import ockam as lib  # `ockam` is the fixture running the ockam command
 
-from .conftest import Ockam
+from .conftest import Ockam, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -30,12 +30,6 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout: float, interval: float = 0.1) -> bool:

@@ -16,23 +16,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from glob import glob
 from pathlib import Path
 
 import pytest
 
-from .conftest import Ockam
+from .conftest import Ockam, free_port
 
 pytestmark = pytest.mark.e2e
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
@@ -465,66 +458,6 @@ def test_bad_input_gives_one_line_errors_and_keeps_state(
 
 
 # -- PostgreSQL through a portal -------------------------------------------------------
-
-
-def _postgres_bin() -> Path | None:
-    for candidate in sorted(glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        path = Path(candidate)
-        if (path / "initdb").exists() and (path / "pg_ctl").exists():
-            return path
-    initdb = shutil.which("initdb")
-    if initdb and shutil.which("pg_ctl"):
-        return Path(initdb).resolve().parent
-    return None
-
-
-@pytest.fixture
-def postgres() -> Iterator[int]:
-    """A private PostgreSQL server on a free port (run as ``postgres`` when we are root)."""
-    bindir = _postgres_bin()
-    if bindir is None or shutil.which("psql") is None:
-        pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed")
-    as_user: list[str] = []
-    workdir = Path(tempfile.mkdtemp(prefix="ockam-pg-"))
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            pw = pwd.getpwnam("postgres")
-        except KeyError:
-            shutil.rmtree(workdir, ignore_errors=True)
-            pytest.skip("running as root and there is no 'postgres' user to run the server")
-        runuser = shutil.which("runuser")
-        if not runuser:
-            shutil.rmtree(workdir, ignore_errors=True)
-            pytest.skip("running as root without runuser to start the server as 'postgres'")
-        as_user = [runuser, "-u", "postgres", "--"]
-        os.chmod(workdir, 0o755)
-        os.chown(workdir, pw.pw_uid, pw.pw_gid)
-    data = workdir / "data"
-    port = free_port()
-    log = workdir / "server.log"
-
-    def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*as_user, *argv], capture_output=True, text=True, timeout=120, check=False)
-
-    init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
-    if init.returncode != 0:
-        shutil.rmtree(workdir, ignore_errors=True)
-        pytest.skip(f"initdb failed: {init.stderr.strip().splitlines()[-1:]}")
-    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off"
-    start = run(
-        str(bindir / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start"
-    )
-    try:
-        if start.returncode != 0:
-            pytest.skip(
-                f"the PostgreSQL server did not start: {start.stderr.strip() or start.stdout.strip()}"
-            )
-        yield port
-    finally:
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _psql(port: int, *args: str, input: bytes | None = None) -> bytes:

@@ -16,16 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Ockam
-from .test_portals_cli import postgres  # noqa: F401  (a fixture)
+from .conftest import Ockam, free_port
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(check: Callable[[], bool], timeout: float, interval: float = 0.25) -> bool:
@@ -476,7 +469,7 @@ def test_seed_001_short_commands(
     homes: str,
     ockam: Ockam,
     other_home: Ockam,
-    postgres: int,  # noqa: F811  (the fixture imported above)
+    postgres: int,
 ) -> None:
     """`tcp-outlet create --to <port>`, `relay create postgres`, then `tcp-inlet create --from
     <port> --to postgres` reaches the outlet through relay `forward_to_postgres` (the node

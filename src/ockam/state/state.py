@@ -225,8 +225,9 @@ class State:
         settings: dict[str, Any] | None = None,
     ) -> NodeInfo:
         """Insert or update a node.  The node is the default one if it already was, or if
-        there is no default node yet, unless it hosts a local project (its settings name
-        it in ``hosts_project``): those nodes are never made the default.  Unset (None)
+        there is no default node yet, unless it is an authority node or hosts a local
+        project (its settings name it in ``hosts_project``): those nodes are never made the
+        default (commands would wait for a control API they do not serve).  Unset (None)
         addresses and settings keep their stored values when the node already exists."""
         with self.db.transaction():
             existing = self.get_node(name)
@@ -242,7 +243,7 @@ class State:
                 elif "resources" in existing.settings and "resources" not in settings:
                     # what the node created through its API (its journal) outlives a restart
                     settings = {**settings, "resources": existing.settings["resources"]}
-            if settings and settings.get("hosts_project"):
+            if is_authority or (settings and settings.get("hosts_project")):
                 is_default = False
             self.db.execute(
                 "INSERT INTO node (name, identifier, verbosity, is_default, is_authority,"
