@@ -14,7 +14,8 @@ a TCP echo server started here) and is measured the same way, in the same run:
   throughput, ``iperf3`` through the tunnel, client to server and reverse (``-R``), one
   stream, the first second omitted; latency, 64-byte request/response round trips on
   one connection, p50 and p99; new connections per second, connect, one byte there and
-  back, close, 8 clients at once.
+  back, close, 8 clients at once; CPU seconds per GB, the CPU time (user + system) of
+  all the tunnel's processes during the two throughput runs over the bytes they moved.
 
 An ``iperf3`` run that does not end in time is a *stall* (reported): the server, still
 busy with it, is restarted and the run repeated.
@@ -27,6 +28,9 @@ Tunnels:
   (``/node/b/service/<outlet>``).  When the ``tcp-inlet``/``tcp-outlet`` commands are
   missing (or with ``--library``) each node runs in its own ``python -c`` process
   through the library API instead;
+* ``rust`` (when ``OCKAM_RUST`` names a Rust Ockam 0.139 ``ockam``): the same two-node
+  shape as ``ockam``, Rust nodes driven by the Rust CLI; ``mixed``: our inlet node, a
+  Rust outlet node (``/ip4/127.0.0.1/tcp/<port>/secure/api/service/<outlet>``);
 * ``socat``: ``socat TCP-LISTEN:..,fork TCP:..`` (plain TCP forwarder);
 * ``stunnel``: a client and a server ``stunnel`` (TLS 1.3, AES-256-GCM, P-256 key);
 * ``ssh``: ``ssh -N -L`` with ``-c aes256-gcm@openssh.com`` to an ``sshd`` started
@@ -154,6 +158,17 @@ def pss_kib(pids: list[int]) -> int:
         except OSError:
             continue
     return total
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of ``pids`` (and of the children they reaped)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+    return total / tick
 
 
 def rss_kib(pids: list[int]) -> int:
@@ -577,6 +592,104 @@ class OckamPlain(Ockam):
     secure = False
 
 
+RUST = os.environ.get("OCKAM_RUST")
+
+
+def _home_pids(home: Path) -> list[int]:
+    """The processes running with ``OCKAM_HOME=home`` (a home's node processes)."""
+    marker = f"OCKAM_HOME={home}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            with contextlib.suppress(OSError):
+                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                    out.append(int(entry))
+    return out
+
+
+class _Cli:
+    """An ``ockam`` executable with its own home; outputs through files (a Rust background
+    node keeps the pipes of the command that started it open)."""
+
+    def __init__(self, exe: str, home: Path) -> None:
+        self.exe = exe
+        self.home = home
+        home.mkdir(exist_ok=True)
+        self.env = {
+            **os.environ,
+            "OCKAM_HOME": str(home),
+            "NO_COLOR": "true",
+            "QUIET": "true",
+            "OCKAM_DISABLE_UPGRADE_CHECK": "true",
+            "OCKAM_OPENTELEMETRY_EXPORT": "false",
+        }
+
+    def __call__(self, *args: str) -> str:
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            res = subprocess.run(
+                [self.exe, *args], env=self.env, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                timeout=120, check=False,
+            )  # fmt: skip
+            out.seek(0)
+            err.seek(0)
+            if res.returncode != 0:
+                raise RuntimeError(f"{self.exe} {' '.join(args)} failed: {err.read().decode()[-800:]}")
+            return out.read().decode()
+
+
+class RustOckam(Tunnel):
+    """Rust Ockam's portal, in the shape of ``ockam``: outlets on node b, inlets on node a
+    through ``/secure/api``; ``inlet_side`` and ``outlet_side`` say whose nodes they are."""
+
+    name, label = "rust", "rust"
+    probe_iperf = False
+    inlet_ours = False
+
+    def __init__(self, backends: Backends, workdir: Path, library: bool = False) -> None:
+        super().__init__(backends, workdir)
+        assert RUST
+        self.outlet_cli = _Cli(RUST, workdir / "home-b")
+        self.inlet_cli = (
+            _Cli(str(OCKAM), workdir / "home-a") if self.inlet_ours else _Cli(RUST, workdir / "home-a")
+        )
+        self.how = ("our inlet node, " if self.inlet_ours else "") + f"Rust Ockam {RUST}"
+
+    def start(self) -> None:
+        port = free_port()
+        self.outlet_cli("node", "create", "b", "--tcp-listener-address", f"127.0.0.1:{port}")
+        self.inlet_cli("node", "create", "a")
+        for outlet, back in (
+            ("bench-iperf", self.backends.iperf_port),
+            ("bench-echo", self.backends.echo_port),
+        ):
+            self.outlet_cli(
+                "tcp-outlet", "create", "--at", "b", "--to", f"127.0.0.1:{back}", "--from", outlet
+            )
+        for outlet, front in (("bench-iperf", self.iperf_port), ("bench-echo", self.echo_port)):
+            self.inlet_cli(
+                "tcp-inlet", "create", "--at", "a", "--from", f"127.0.0.1:{front}",
+                "--to", f"/ip4/127.0.0.1/tcp/{port}/secure/api/service/{outlet}", "--alias", outlet,
+            )  # fmt: skip
+        self.ready()
+
+    def pids(self) -> list[int]:
+        return _home_pids(self.outlet_cli.home) + _home_pids(self.inlet_cli.home)
+
+    def stop(self) -> None:
+        for cli in (self.inlet_cli, self.outlet_cli):
+            pids = _home_pids(cli.home)
+            with contextlib.suppress(Exception):
+                cli("node", "delete", "--all", "--yes")
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+class Mixed(RustOckam):
+    name, label = "mixed", "ours->rust"
+    inlet_ours = True
+
+
 def _has_portal_commands() -> bool:
     for group in ("tcp-outlet", "tcp-inlet"):
         res = subprocess.run(
@@ -636,8 +749,9 @@ LIBRARY_NODE = textwrap.dedent(
 # -- measurements -------------------------------------------------------------------------
 
 
-def throughput(port: int, seconds: float, reverse: bool, backends: Backends) -> tuple[float, int]:
-    """(Mbit/s received by the iperf3 receiver, stalls): one stream, first second omitted.
+def throughput(port: int, seconds: float, reverse: bool, backends: Backends) -> tuple[float, int, int]:
+    """(Mbit/s received by the iperf3 receiver, stalls, bytes moved in all, the omitted
+    first second included): one stream, first second omitted.
 
     A test that does not end in time is a *stall*: the iperf3 server, still busy with
     it, is restarted and the test run again (twice at most).
@@ -665,7 +779,8 @@ def throughput(port: int, seconds: float, reverse: bool, backends: Backends) -> 
         except json.JSONDecodeError:
             data, error = {}, f"iperf3 failed: {(res.stderr + res.stdout).strip()[-300:]}"
         if not error:
-            return float(data["end"]["sum_received"]["bits_per_second"]) / 1e6, stalls
+            moved = sum(int(i["sum"]["bytes"]) for i in data.get("intervals", []))
+            return float(data["end"]["sum_received"]["bits_per_second"]) / 1e6, stalls, moved
         if "busy" not in error and "control socket" not in error and data:
             break
     raise RuntimeError(f"iperf3: {error} ({stalls} stalls)")
@@ -766,6 +881,8 @@ def _run_async(coro):  # type: ignore[no-untyped-def]
 TUNNELS: dict[str, type[Tunnel]] = {
     "ockam": Ockam,
     "ockam-plain": OckamPlain,
+    "rust": RustOckam,
+    "mixed": Mixed,
     "socat": Socat,
     "stunnel": Stunnel,
     "ssh": Ssh,
@@ -780,6 +897,7 @@ METRICS = [
     ("p99", "latency p99 µs", False),
     ("cps", "new connections/s (8 clients)", True),
     ("mem", "PSS KiB per idle connection", False),
+    ("cpu", "CPU s per GB (both throughput runs)", False),
 ]
 
 
@@ -825,13 +943,22 @@ def measure_load(
 
     failed: set[str] = set()
 
-    def up(t: Tunnel, x: dict[str, float]) -> None:
-        x["up"], stalls = throughput(t.iperf_port, s.seconds, False, t.backends)
+    def moved(t: Tunnel, x: dict[str, float], reverse: bool) -> float:
+        """One throughput run: Mbit/s; the tunnel's CPU time and bytes are added up."""
+        cpu = cpu_seconds(process_tree(t.pids()))
+        mbps, stalls, moved = throughput(t.iperf_port, s.seconds, reverse, t.backends)
+        x["cpu_s"] = x.get("cpu_s", 0.0) + cpu_seconds(process_tree(t.pids())) - cpu
+        x["bytes"] = x.get("bytes", 0.0) + moved
         x["stalls"] += stalls
+        return mbps
+
+    def up(t: Tunnel, x: dict[str, float]) -> None:
+        x["up"] = moved(t, x, False)
 
     def down(t: Tunnel, x: dict[str, float]) -> None:
-        x["down"], stalls = throughput(t.iperf_port, s.seconds, True, t.backends)
-        x["stalls"] += stalls
+        x["down"] = moved(t, x, True)
+        if t.name != "direct" and x.get("bytes"):
+            x["cpu"] = x["cpu_s"] / (x["bytes"] / 1e9)
 
     def lat(t: Tunnel, x: dict[str, float]) -> None:
         x["p50"], x["p99"], x["round_trips"] = latency(t.echo_port, s.latency_seconds, s.latency_count)
@@ -863,6 +990,8 @@ def median(values: list[float]) -> float:
 
 def available(name: str) -> str | None:
     """None if the tools of ``name`` are installed, else what is missing."""
+    if issubclass(TUNNELS[name], RustOckam) and not RUST:
+        return "OCKAM_RUST (a Rust Ockam 0.139 `ockam`)"
     for tool in TOOLS.get(name, []):
         if not any(shutil.which(t) or Path("/usr/sbin", t).exists() for t in tool.split("|")):
             return tool
@@ -982,7 +1111,7 @@ def main() -> int:
             for n in names:
                 missing = available(n)
                 if missing:
-                    notes.append(f"{n}: skipped ({missing} is not installed)")
+                    notes.append(f"{n}: skipped ({missing} is not there)")
                     continue
                 workdir = Path(tmp) / n
                 workdir.mkdir()
@@ -1002,7 +1131,7 @@ def main() -> int:
                 tunnels.append(tunnel)
                 labels[n] = tunnel.label
                 results[n] = {}
-                if isinstance(tunnel, Ockam):
+                if isinstance(tunnel, (Ockam, RustOckam)):
                     notes.append(f"{n}: {tunnel.how}")
             log("memory per idle connection (fresh tunnels):")
             for t in tunnels:
@@ -1019,7 +1148,7 @@ def main() -> int:
                 for name, runs in rounds.items():
                     runs.append(figures.get(name, {}))  # (empty: failed in this round)
             for name, runs in rounds.items():
-                for key in ("up", "down", "p50", "p99", "cps"):
+                for key in ("up", "down", "p50", "p99", "cps", "cpu"):
                     values = [r[key] for r in runs if key in r]
                     if values:
                         results[name][key] = median(values)
