@@ -106,3 +106,24 @@ def test_an_identity_exported_by_one_is_imported_by_the_other(pair: tuple[Cli, C
     other.ok("identity", "create", "alice-copy", "--identity", exported)
     assert other.identifier("alice-copy") == me.identifier("alice")
     assert other.identity_hex("alice-copy") == exported
+
+
+def test_the_control_api_answers_over_tcp_only(pair: tuple[Cli, Cli]) -> None:
+    """Flow control on both implementations: the other's `_internal.nodemanager` answers a
+    `GET /node` sent over TCP, and nothing sent through a secure channel to its `api`."""
+    from ockam.protocol.api_wire import Request
+
+    me, other = pair
+    other.node("b")
+    me.node("a")
+    get_node = Request("/node", "GET").encode_inner().hex()
+    direct = f"{other.tcp('b')}/service/_internal.nodemanager"
+    assert me.ok("message", "send", "--hex", get_node, "--from", "a", "--to", direct)
+    channel = me.ok(
+        "secure-channel", "create", "--from", "a", "--to", f"{other.tcp('b')}/service/api"
+    ).split()[-1]
+    code, _, _ = me.run(
+        "message", "send", "--hex", get_node, "--timeout", "3s", "--from", "a",
+        "--to", f"{channel}/service/_internal.nodemanager",
+    )  # fmt: skip
+    assert code != 0
