@@ -107,14 +107,7 @@ class FlowControls:
     ) -> ProducerInfo:
         """``address`` delivers what it receives under ``flow_control_id`` (and the spawner's id)."""
         info = ProducerInfo(flow_control_id, spawner_flow_control_id)
-        old = self._producers.get(address)
-        if old is not None:
-            for extra in self._extras.pop(address, ()):
-                if self._additional.get(extra) == address:
-                    del self._additional[extra]
-            self._release(old.flow_control_id)
-            if old.spawner_flow_control_id is not None:
-                self._release(old.spawner_flow_control_id)
+        self._forget_producer(address)
         self._producers[address] = info
         self._hold(flow_control_id)
         if spawner_flow_control_id is not None:
@@ -179,14 +172,7 @@ class FlowControls:
         spawner = self._spawners.pop(address, None)
         if spawner is not None:
             self._release(spawner)
-        info = self._producers.pop(address, None)
-        if info is not None:
-            for extra in self._extras.pop(address, ()):
-                if self._additional.get(extra) == address:
-                    del self._additional[extra]
-            self._release(info.flow_control_id)
-            if info.spawner_flow_control_id is not None:
-                self._release(info.spawner_flow_control_id)
+        self._forget_producer(address)
         ids = self._consumer_of.pop(address, None)
         if ids:
             for fcid in ids:
@@ -195,6 +181,17 @@ class FlowControls:
                     consumers.discard(address)
                     if not consumers:
                         del self._consumers[fcid]
+
+    def _forget_producer(self, address: Address) -> None:
+        info = self._producers.pop(address, None)
+        if info is None:
+            return
+        for extra in self._extras.pop(address, ()):
+            if self._additional.get(extra) == address:
+                del self._additional[extra]
+        self._release(info.flow_control_id)
+        if info.spawner_flow_control_id is not None:
+            self._release(info.spawner_flow_control_id)
 
     def _hold(self, flow_control_id: str) -> None:
         self._spawned[flow_control_id] = self._spawned.get(flow_control_id, 0) + 1
