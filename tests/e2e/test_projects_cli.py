@@ -498,3 +498,80 @@ def test_seed_001_short_commands(
         assert rust["outlet_addr"] == "/project/default/service/forward_to_default/secure/api/service/db"
     finally:
         reset(server)
+
+
+# -- seed 002: secure channels from the command line, every block, after `ockam enroll` -----
+
+
+def test_seed_002_every_block_after_enroll(enrolled: Ockam, tmp_path: Path) -> None:
+    ockam = enrolled
+    # hello
+    ockam.ok("node", "create", "n1")
+    ockam.ok("node", "create", "n2")
+    channel = ockam.ok("secure-channel", "create", "--from", "n1", "--to", "/node/n2/service/api").strip()
+    assert (
+        ockam.ok("message", "send", "hello", "--from", "n1", "--to", f"{channel}/service/uppercase")
+        == "HELLO"
+    )
+    assert (
+        shell(
+            ockam,
+            "ockam secure-channel create --from n1 --to /node/n2/service/api"
+            " | ockam message send hello --from n1 --to -/service/uppercase",
+        ).strip()
+        == "HELLO"
+    )
+    # through a relay
+    ockam.ok("node", "delete", "--all", "--yes")
+    shell(ockam, "ockam project information --output json > project.json")
+    ockam.ok("node", "create", "a", "--project", str(ockam.home / "project.json"))
+    ockam.ok("node", "create", "b", "--project", str(ockam.home / "project.json"))
+    assert ockam.ok("forwarder", "create", "b", "--at", "/project/default", "--to", "/node/a").strip() == (
+        "/service/forward_to_b"
+    )
+    assert (
+        shell(
+            ockam,
+            "ockam secure-channel create --from a --to /project/default/service/forward_to_b/service/api"
+            " | ockam message send hello --from a --to -/service/uppercase",
+        ).strip()
+        == "HELLO"
+    )
+    # mutual authorization: identities that are not members of the project
+    ockam.ok("node", "delete", "--all", "--yes")
+    started = time.monotonic()
+    out = shell(
+        ockam,
+        """
+        ockam identity create i1
+        ockam identity show i1 > i1.identifier
+        ockam node create n1 --identity i1
+        ockam identity create i2
+        ockam identity show i2 > i2.identifier
+        ockam node create n2 --identity i2
+        ockam secure-channel-listener create l --at n2 --identity i2 --authorized $(cat i1.identifier)
+        ockam secure-channel create --from n1 --to /node/n2/service/l --identity i1 --authorized $(cat i2.identifier) \\
+          | ockam message send hello --from n1 --to -/service/uppercase
+        """,
+        timeout=90,
+    )
+    assert out.strip().endswith("HELLO")
+    assert time.monotonic() - started < 45
+    # the listener still refuses an identity it does not list
+    ockam.ok("identity", "create", "i3")
+    channel = ockam.run(
+        "secure-channel", "create", "--from", "n1", "--to", "/node/n2/service/l", "--identity", "i3"
+    )
+    if channel[0] == 0:
+        code, _, _ = ockam.run(
+            "message",
+            "send",
+            "x",
+            "--timeout",
+            "3s",
+            "--from",
+            "n1",
+            "--to",
+            f"{channel[1].strip()}/service/uppercase",
+        )
+        assert code != 0

@@ -388,6 +388,36 @@ async def test_credentials_are_refreshed_before_expiry(setup: Setup) -> None:
         retriever.stop()
 
 
+async def test_a_refused_member_is_asked_again_less_and_less_often(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
+    """issue 13: an identity the authority refuses gets the refusal at once while a retry
+    is pending (no new request), retries back off (10 s, 20 s, 40 s... up to 10 min), and
+    the reason is logged once."""
+    s = setup
+    stranger = await s.member_node("stranger")  # not a member
+    retriever = RemoteCredentialRetriever(s.client(stranger), min_refresh_interval=0.05)
+    try:
+        with caplog.at_level(logging.WARNING, logger="ockam.credentials"):
+            with pytest.raises(ApiError, match="unauthorized"):
+                await retriever.retrieve()
+            assert retriever.failures == 1
+            with pytest.raises(ApiError):  # at once, from memory
+                await retriever.retrieve()
+            assert retriever.failures == 1
+            await asyncio.sleep(0.4)  # background retries after 0.05 s, 0.1 s, 0.2 s
+        assert 2 <= retriever.failures <= 4
+        said = [r for r in caplog.records if "no credential from" in r.getMessage()]
+        assert len(said) == 1
+        # becoming a member: the next retry succeeds
+        await s.admin_client.add_member(stranger.secure_channels.identity.identifier, {"n": "1"})
+        retriever._retry_at = 0.0
+        await retriever.retrieve()
+        assert retriever.failure is None and retriever.refreshes == 1
+    finally:
+        retriever.stop()
+
+
 def test_refresh_timing() -> None:
     assert refresh_delay(1000, None) == (0.0, False)
     assert refresh_delay(1000, 1060) == (0.0, False)  # within the clock-skew gap: unusable

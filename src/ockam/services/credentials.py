@@ -7,8 +7,11 @@
   if it is valid for more than the clock-skew gap, otherwise requested from the
   authority's ``credential_issuer``; every credential is verified (subject = self,
   issuer = authority) and cached; a refresh is scheduled ``clock skew + proactive gap``
-  before expiry (retried after at least 10 s on failure), and subscribers (the node's
-  secure channels) are notified of each new credential.
+  before expiry, and subscribers (the node's secure channels) are notified of each new
+  credential.  A failure is retried in the background after 10 s, then twice as long
+  each time up to 10 min (logged once while the reason stays the same); meanwhile a
+  channel asking for the credential gets the same failure at once instead of asking the
+  authority again.
 * :class:`CachedCredentialRetriever` - only the cached credential of one scope (a node
   with ``--credential-scope`` and no authority route, or ``credential store``).
 
@@ -19,6 +22,7 @@ passed in.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -53,6 +57,7 @@ from .secure_channel import DEFAULT_TIMEOUT, ChannelIdentity, SecureChannels
 
 __all__ = [
     "CLOCK_SKEW_GAP",
+    "MAX_RETRY_INTERVAL",
     "MIN_REFRESH_INTERVAL",
     "PROACTIVE_REFRESH_GAP",
     "AuthorityClient",
@@ -70,6 +75,7 @@ log = logging.getLogger("ockam.credentials")
 CLOCK_SKEW_GAP = 60
 PROACTIVE_REFRESH_GAP = 60
 MIN_REFRESH_INTERVAL = 10.0
+MAX_RETRY_INTERVAL = 600.0
 
 
 def project_member_scope(project_id: str) -> str:
@@ -363,6 +369,10 @@ class RemoteCredentialRetriever:
         self._initialized = False
         self._refresh: asyncio.Task[None] | None = None
         self.refreshes = 0  # credentials obtained from the authority
+        # the last failure (until the next retry, channels get it without a request)
+        self.failure: OckamError | None = None
+        self.failures = 0
+        self._retry_at = 0.0
 
     @property
     def channels(self) -> SecureChannels:
@@ -403,6 +413,9 @@ class RemoteCredentialRetriever:
             self._initialized = True
 
     async def retrieve(self) -> CredentialAndPurposeKey:
+        failure = self.failure
+        if failure is not None and self.credential is None and time.monotonic() < self._retry_at:
+            raise failure
         await self.initialize()
         _, has_valid = self._delay(False)
         if not has_valid or self.credential is None:
@@ -416,12 +429,16 @@ class RemoteCredentialRetriever:
     async def _get_new_credential(self) -> None:
         try:
             credential, verified = await self.client.credential()
-        except OckamError:
-            self._schedule(0, True)
+        except OckamError as e:
+            self._failed(e)
             raise
         except Exception as e:  # network failures must look like Ockam errors to channels
-            self._schedule(0, True)
-            raise IdentityError(f"cannot retrieve a credential from {self.client.authority}: {e}") from e
+            error = IdentityError(f"cannot retrieve a credential from {self.client.authority}: {e}")
+            self._failed(error)
+            raise error from e
+        if self.failure is not None:
+            log.info("credentials from %s are available again", self.client.authority)
+        self.failure, self.failures = None, 0
         self.credential = credential
         self.expires_at = verified.expires_at
         self.refreshes += 1
@@ -440,7 +457,17 @@ class RemoteCredentialRetriever:
         delay, _ = self._delay(False)
         self._schedule(delay, False)
 
-    def _schedule(self, delay: float, is_retry: bool) -> None:
+    def _failed(self, error: OckamError) -> None:
+        """Retry later, less and less often; log a reason once."""
+        if self.failure is None or str(self.failure) != str(error):
+            log.warning("no credential from %s for %s: %s", self.client.authority, self.client.subject, error)
+        self.failure = error
+        self.failures += 1
+        delay = min(MAX_RETRY_INTERVAL, self.min_refresh_interval * 2 ** (self.failures - 1))
+        self._retry_at = time.monotonic() + delay
+        self._schedule(delay, True, quiet=True)
+
+    def _schedule(self, delay: float, is_retry: bool, quiet: bool = False) -> None:
         if is_retry:
             delay = max(self.min_refresh_interval, delay)
         if (
@@ -449,16 +476,16 @@ class RemoteCredentialRetriever:
             and self._refresh is not asyncio.current_task()
         ):
             self._refresh.cancel()
-        log.info("next credential refresh from %s in %.0f s", self.client.authority, delay)
+        (log.debug if quiet else log.info)(
+            "next credential refresh from %s in %.0f s", self.client.authority, delay
+        )
         self._refresh = self.channels.node.spawn(self._refresh_after(delay), name="credential refresh")
 
     async def _refresh_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         async with self._lock:
-            try:
+            with contextlib.suppress(OckamError):  # (logged by _failed)
                 await self._get_new_credential()
-            except OckamError as e:
-                log.warning("credential refresh from %s failed: %s", self.client.authority, e)
 
     def stop(self) -> None:
         if self._refresh is not None:

@@ -218,6 +218,7 @@ class SecureChannels:
         self.authority: Identifier | None = None
         self.set_authority(authority)
         self._subscribed: list[CredentialRetriever] = []
+        self._unavailable: set[tuple[Identifier, str]] = set()
         self.handshake_timeout = HANDSHAKE_TIMEOUT
         self.max_handshakes_per_listener = MAX_HANDSHAKES_PER_LISTENER
         self.max_handshakes_per_connection = MAX_HANDSHAKES_PER_CONNECTION
@@ -308,6 +309,16 @@ class SecureChannels:
             stored += 1
             log.info("stored the attributes of %s attested by %s", peer, verified.issuer)
         return stored
+
+    def credential_unavailable(self, identifier: Identifier, error: OckamError) -> None:
+        """A channel of ``identifier`` goes on without a credential: said once per reason."""
+        key = (identifier, str(error))
+        if key in self._unavailable:
+            return
+        self._unavailable.add(key)
+        log.warning(
+            "%s has no credential to present (%s); its secure channels go on without one", identifier, error
+        )
 
     def receive_refresh(self, channel: SecureChannel, message: RefreshCredentialsMessage) -> None:
         """§10: the peer's (possibly newer) change history and new credentials."""
@@ -622,13 +633,20 @@ class _DecryptorWorker(Worker):
             await self._decrypt(ctx, msg)
 
     async def _payload(self) -> bytes:
-        """This side's identity payload, with the retriever's credential if there is one
-        (a retrieval failure fails the handshake)."""
+        """This side's identity payload, with the retriever's credential if there is one.
+
+        When no credential can be had (say this identity is not a member of the project)
+        the channel goes on without one, as far as the peer's trust policy allows: the
+        peer's access controls then see no attributes (Rust fails the handshake instead)."""
         me = self.channel.me or self.channels.me
         retriever = self.channel.credential_retriever
         if retriever is None:
             return me.payload()
-        credential = await retriever.retrieve()
+        try:
+            credential = await retriever.retrieve()
+        except OckamError as e:
+            self.channels.credential_unavailable(me.identity.identifier, e)
+            return me.payload()
         self.channel.presented_credential = credential
         return me.payload((credential,))
 
