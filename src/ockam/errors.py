@@ -74,6 +74,10 @@ class SecureChannelError(OckamError):
     """A secure channel could not be established or a message did not decrypt."""
 
 
+class Refused(OckamError):
+    """A peer refused the request (its access control or policy), with the reason it gave."""
+
+
 class PolicyError(OckamError):
     """An ABAC policy expression that does not parse, or whose evaluation fails."""
 
@@ -92,6 +96,7 @@ __all__ = [
     "OckamError",
     "PolicyError",
     "ProtocolError",
+    "Refused",
     "RouteError",
     "SecureChannelError",
     "StateError",

@@ -575,3 +575,38 @@ def test_seed_002_every_block_after_enroll(enrolled: Ockam, tmp_path: Path) -> N
             f"{channel[1].strip()}/service/uppercase",
         )
         assert code != 0
+
+
+# -- refusals reach the user in seconds, with the reason, as one line and a non-zero exit --
+
+
+def test_refusals_are_one_line_errors_in_seconds(enrolled: Ockam, other_home: Ockam) -> None:
+    host = enrolled
+    member = other_home
+    ticket = host.ok("project", "ticket").strip()  # no relay permission
+    member.ok("project", "enroll", ticket, timeout=120)
+    member.ok("node", "create", "s")
+    cases = [
+        (["relay", "create", "web"], "has no 'ockam-relay' attribute"),
+        (["relay", "create", "web", "--at", "/project/nosuch"], "nosuch was not found"),
+        (
+            ["tcp-inlet", "create", "--from", str(free_port()), "--to", "nosuchrelay"],
+            "no relay forward_to_nosuchrelay",
+        ),
+        (["message", "send", "hi", "--to", "/node/s/service/uppercas"], "no service uppercas on node s"),
+    ]
+    for args, reason in cases:
+        started = time.monotonic()
+        line = member.fail(*args)
+        assert reason in line, line
+        assert time.monotonic() - started < 15, args
+    # nothing was left behind to retry forever
+    assert json.loads(member.ok("relay", "list", "--output", "json")) == []
+    assert json.loads(member.ok("tcp-inlet", "list", "--output", "json")) == []
+    # with a ticket that allows it, the relay is made
+    ticket = host.ok("project", "ticket", "--relay", "web").strip()
+    other = other_home
+    other.ok("identity", "create", "web")
+    other.ok("project", "enroll", ticket, "--identity", "web", timeout=120)
+    other.ok("node", "create", "w", "--identity", "web")
+    assert "forward_to_web" in other.ok("relay", "create", "web", "--at", "/project/default", "--to", "w")

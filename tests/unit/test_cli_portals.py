@@ -117,10 +117,10 @@ def test_inlet_to_with_a_default_project(state: State) -> None:
         == "/project/p1/service/forward_to_myrelay/secure/api/service/myoutlet"
     )
     # a plain name is relay forward_to_<name> when that relay answers (no --via)
-    relays = {("p1", "postgres")}
+    relays = {("p1", "postgres"), ("p1", "default")}
 
-    def exists(project: str, name: str) -> bool:
-        return (project, name) in relays
+    def exists(project: str, names: list[str]) -> set[str]:
+        return {n for n in names if (project, n) in relays}
 
     assert (
         parse_inlet_to(state, "postgres", None, exists)
@@ -134,6 +134,13 @@ def test_inlet_to_with_a_default_project(state: State) -> None:
         parse_inlet_to(state, "postgres", "myrelay", exists)
         == "/project/p1/service/forward_to_myrelay/secure/api/service/postgres"
     )
+    # neither forward_to_<name> nor forward_to_default: an error when a relay is required
+    relays.discard(("p1", "default"))
+    assert parse_inlet_to(state, "myoutlet", None, exists).endswith(
+        "forward_to_default/secure/api/service/myoutlet"
+    )
+    with pytest.raises(NotFound, match="no relay forward_to_myoutlet"):
+        parse_inlet_to(state, "myoutlet", None, exists, require_relay=True)
     full = "/project/p2/service/forward_to_n1/secure/api/service/myoutlet"
     assert parse_inlet_to(state, full, None) == full
     with pytest.raises(InvalidArgument):

@@ -136,6 +136,8 @@ class NodeManager(Worker):
         # Status providers of later layers, listed by GET /node/resources (inlets, outlets).
         self.inlet_providers: list[Callable[[], list[Any]]] = []
         self.outlet_providers: list[Callable[[], list[Any]]] = []
+        # addresses that GET /node/workers lists beside the node's workers (its relays)
+        self.worker_providers: list[Callable[[], list[Address]]] = []
         self._routes: list[tuple[str, list[str], Handler]] = []
         # Flow control: the id of the API transport (the TCP listener `start` opens), and
         # that of the `api` secure-channel listener once it runs.
@@ -363,7 +365,8 @@ class NodeManager(Worker):
         return ok(self.resources())
 
     async def get_workers(self, req: Request, params: list[str]) -> Response:
-        return ok({1: [{2: str(a)} for a in self.node.workers()]})
+        addresses = [*self.node.workers(), *(a for provider in self.worker_providers for a in provider())]
+        return ok({1: [{2: str(a)} for a in addresses]})
 
     async def list_connections(self, req: Request, params: list[str]) -> Response:
         return ok([transport_status_connection(c) for c in self.tcp.connections.values()])

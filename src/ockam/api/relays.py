@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..codec.multiaddr import MultiAddr
-from ..errors import ApiError, DecodeError, OckamError, TimeoutError_
+from ..errors import (
+    ApiError,
+    DecodeError,
+    InvalidArgument,
+    NotFound,
+    OckamError,
+    Refused,
+    RouteError,
+    TimeoutError_,
+)
 from ..protocol.api_wire import Request, Response
 from ..services.relay import REGISTRATION_TIMEOUT, RelayService, RemoteRelayHandle, register_relay
 from .node_manager import NodeManager, fail, ok
@@ -46,6 +55,9 @@ log = logging.getLogger("ockam.api.relays")
 
 # Bound on reaching the relay node (Rust's MAX_CONNECT_TIME).
 CONNECT_TIMEOUT = 15.0
+
+# Failures of a first registration that retrying would not change.
+_FINAL = (Refused, NotFound, RouteError, InvalidArgument, DecodeError)
 
 IMMEDIATELY = "immediately"
 AFTER_CONNECTION = "after_connection"
@@ -226,6 +238,12 @@ class RelaysApi:
         if body.return_timing == AFTER_CONNECTION:
             try:
                 await session.initial_connect()
+            except _FINAL as e:
+                # the relay node refused it, or the destination does not exist: trying
+                # again would not change that (Rust keeps retrying in the background)
+                del self.relays[body.name]
+                await session.stop()
+                raise e
             except Exception as e:
                 log.warning("relay %s: cannot register yet (%s); retrying in the background", body.name, e)
         session.start()
@@ -251,7 +269,8 @@ class RelaysApi:
         try:
             entry = await self.create_relay(body)
         except OckamError as e:
-            return fail(req, 500, f"Failed to create relay at {body.address} with name {body.name}. {e}")
+            status = 403 if isinstance(e, Refused) else 404 if isinstance(e, NotFound) else 500
+            return fail(req, status, f"Failed to create relay at {body.address} with name {body.name}. {e}")
         return ok(entry.info())
 
     async def _list(self, req: Request, params: list[str]) -> Response:
@@ -277,6 +296,7 @@ def install(manager: NodeManager, **options: Any) -> RelaysApi:
     """Add the relay endpoints to ``manager``; return their state (start the relay
     service with ``await api.start_service()``)."""
     api = RelaysApi(manager, **options)
+    manager.worker_providers.append(lambda: list(api.service.relays) if api.service is not None else [])
     r = manager.add_route
     r("GET", "node/relay", api._list)
     r("GET", "node/relay/*", api._show)

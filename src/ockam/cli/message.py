@@ -133,6 +133,7 @@ def _send(
         route = clean_nodes_multiaddr(to, state)
     except OckamError as e:
         raise RetryableError(OckamError(f"Argument '--to' is invalid: {e}")) from e
+    _check_first_service(state, to)
     if hex_:
         try:
             payload = bytes.fromhex(text)
@@ -171,6 +172,38 @@ def _send(
         return response.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InvalidArgument("Received content is not a valid utf8 string") from e
+
+
+def _check_first_service(state: Any, to: MultiAddr) -> None:
+    """``/node/N/service/S...`` with N one of this machine's nodes: S must be there (a
+    message to an address that does not exist is dropped, and the sender would only see
+    its timeout)."""
+    from ..api.client import NodeClient
+    from ..codec.address import Address
+    from ..errors import NotFound, OckamError
+
+    comps = list(to.components)
+    if len(comps) < 2 or comps[0].protocol != "node" or comps[1].protocol != "service":
+        return
+    node, service = comps[0].value, comps[1].value
+    try:
+        info = state.get_node(node)
+        if info is None or not info.is_running or info.is_authority or not info.tcp_listener_address:
+            return
+        body = NodeClient(node, info.tcp_listener_address).ask("GET", "/node/workers", timeout=5)
+    except OckamError:
+        return  # (the send says what is wrong)
+    items = body.get(1) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return
+    names = {Address.parse(str(w.get(2))).text for w in items if isinstance(w, dict) and w.get(2)}
+    if service not in names:
+        known = ", ".join(sorted(n for n in names if not _is_random(n)))
+        raise NotFound(f"There is no service {service} on node {node} (its services: {known})")
+
+
+def _is_random(name: str) -> bool:
+    return len(name) == 32 and all(c in "0123456789abcdef" for c in name)
 
 
 def _temporary_node_trust(state: Any, loaded: Any, trust_args: dict[str, Any]) -> Any:

@@ -317,18 +317,24 @@ def _port_is_free_guard(listen: HostnamePort) -> None:
 
 
 def parse_inlet_to(
-    state: State, to: str, via: str | None, relay_exists: Callable[[str, str], bool] | None = None
+    state: State,
+    to: str,
+    via: str | None,
+    relays: Callable[[str, list[str]], set[str]] | None = None,
+    *,
+    require_relay: bool = False,
 ) -> str:
     """The ``--to`` multiaddr of ``tcp-inlet create``: a route, or an outlet service name
     inside the default project route through relay ``--via`` (``default``); ``/node/<n>``
     replaced by the node's TCP address.
 
     A plain name N without ``--via`` is, as in Rust, the outlet N behind relay ``default``,
-    unless ``relay_exists(project, N)`` says that the project has a relay ``forward_to_N``:
-    then it is the outlet ``outlet`` behind that relay (the documentation's
-    ``tcp-inlet create --to postgres`` after ``relay create postgres``)."""
+    unless ``relays(project, [N, "default"])`` (the names of those that exist) says that
+    the project has a relay ``forward_to_N``: then it is the outlet ``outlet`` behind that
+    relay (the documentation's ``tcp-inlet create --to postgres`` after ``relay create
+    postgres``).  With ``require_relay``, neither relay existing is an error that says so."""
     from ..codec.multiaddr import MultiAddr
-    from ..errors import InvalidArgument, OckamError
+    from ..errors import InvalidArgument, NotFound, OckamError
     from .resolve import clean_nodes_multiaddr
 
     is_default = to == DEFAULT_INLET_TO
@@ -352,15 +358,16 @@ def parse_inlet_to(
                 raise InvalidArgument(f"Invalid route for '--to': {parse_error}")
             raise InvalidArgument("invalid value for '--to': No projects found")
         to = to.replace("<default_project_name>", project)
-        if (
-            parse_error is not None
-            and via is None
-            and relay_exists is not None
-            and service
-            and "/" not in service
-            and relay_exists(project, service)
-        ):
-            relay, service = service, "outlet"
+        if parse_error is not None and via is None and relays is not None and service and "/" not in service:
+            found = relays(project, [service, relay])
+            if service in found:
+                relay, service = service, "outlet"
+            elif relay not in found and require_relay:
+                raise NotFound(
+                    f"There is no relay forward_to_{service} in the project {project} (for the outlet"
+                    f" behind `relay create {service}`), and no relay forward_to_{relay} (for an outlet"
+                    f" {service} behind it): create one of them, or use --no-connection-wait to wait"
+                )
     to = to.replace("<default_relay_name>", relay).replace("<default_service_name>", service)
     try:
         maddr = MultiAddr.parse(to)
@@ -369,11 +376,11 @@ def parse_inlet_to(
     return str(clean_nodes_multiaddr(maddr, state))
 
 
-def _relay_probe(client: NodeClient, timeout: float) -> Callable[[str, str], bool]:
-    """Whether relay ``forward_to_<name>`` of project ``<project>`` exists: the node sends
-    an echo through it, over an end-to-end secure channel (``/secure/api/service/echo``,
-    the echoer and the relay are for project members), and a reply comes within
-    ``timeout``."""
+def _relay_probe(client: NodeClient, timeout: float) -> Callable[[str, list[str]], set[str]]:
+    """Which of the relays ``forward_to_<name>`` of project ``<project>`` exist: the node
+    sends an echo through each (at once), over an end-to-end secure channel
+    (``/secure/api/service/echo``: the echoer and the relay are for project members), and
+    a reply comes within ``timeout``."""
 
     def exists(project: str, name: str) -> bool:
         from ..errors import OckamError
@@ -387,7 +394,14 @@ def _relay_probe(client: NodeClient, timeout: float) -> Callable[[str, str], boo
         except OckamError:
             return False
 
-    return exists
+    def existing(project: str, names: list[str]) -> set[str]:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            answers = list(pool.map(lambda n: exists(project, n), names))
+        return {n for n, yes in zip(names, answers, strict=True) if yes}
+
+    return existing
 
 
 def _inlet_plain_line(s: dict[str, Any]) -> str:
@@ -494,7 +508,13 @@ def inlet_create(
 
     _port_is_free_guard(from_)
     client = _client(ctx, node, timeout)
-    outlet_addr = parse_inlet_to(state, to, via, _relay_probe(client, min(timeout, RELAY_PROBE_TIMEOUT)))
+    outlet_addr = parse_inlet_to(
+        state,
+        to,
+        via,
+        _relay_probe(client, min(timeout, RELAY_PROBE_TIMEOUT)),
+        require_relay=not no_connection_wait,
+    )
     maddr = MultiAddr.parse(outlet_addr)
     if maddr and maddr[0].protocol == "project" and authorized_id is not None:
         raise InvalidArgument("--authorized can not be used with project addresses")
@@ -555,6 +575,11 @@ def inlet_create(
     if isinstance(refusal, str) and value.get("status") != "Up":
         # the inlet's policy refused the identity at the outlet side (abac.md §8)
         term.status(fmt_warn(f"The TCP Inlet {alias} will not send anything to the outlet: {refusal}"))
+    elif not no_connection_wait and value.get("status") != "Up" and not term.stdout_is_tty:
+        # (on a terminal the result says it; piped, stderr does)
+        term.status(
+            fmt_warn(f"The TCP Inlet {alias} could not connect to the TCP Outlet at {to}; it will retry")
+        )
     term.result(plain=plain, machine=str(value.get("bind_addr", "")), json_value=value)
 
 

@@ -9,6 +9,12 @@ relay answers once with the BARE string of that address, sent along the registra
 return route with return route ``[relay address]``, and from then on forwards every
 message it receives by replacing its own hop with the registration return route minus its
 last hop (``main_remote``), leaving the return route unchanged.
+
+A refused registration (relays.md §6) gets no answer from a Rust relay node, so the
+registering node waits for its timeout.  Ours answers a refusal with the BARE string
+``refused: <reason>`` (:func:`refusal`), which our clients report at once
+(:class:`~ockam.errors.Refused`) and a Rust client ignores as an invalid answer (it then
+times out as before: the text never ends with the requested name).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 from ..codec import bare
 from ..codec.address import LOCAL, Address
 from ..codec.route import Route
-from ..errors import DecodeError, ProtocolError
+from ..errors import DecodeError, ProtocolError, Refused
 
 __all__ = [
     "EPHEMERAL_REQUEST",
@@ -33,15 +39,27 @@ __all__ = [
     "forward_onward_route",
     "parse_registration_request",
     "parse_registration_response",
+    "refusal",
     "registration_request",
     "registration_service",
     "relay_name_allowed",
 ]
 
+REFUSED = "refused: "
+
 RELAY_SERVICE = "forwarding_service"
 STATIC_RELAY_SERVICE = "static_forwarding_service"
 RELAY_PREFIX = "forward_to_"
 EPHEMERAL_REQUEST = "register"
+
+
+def refusal(reason: str, name: str | None) -> bytes:
+    """The answer to a refused registration of ``name``: it never ends with the name (a
+    Rust client would take an answer that does for a success)."""
+    text = REFUSED + (reason or "refused")
+    while name and text.endswith(name):
+        text += "."
+    return bare.encode_string(text)
 
 
 # -- client side ------------------------------------------------------------------------
@@ -72,6 +90,8 @@ def parse_registration_response(payload: bytes, return_route: Route, name: str |
     Rust relay answers ``forward_to_<name>``, Ockam's hosted relays just ``<name>``). The
     last hop of the return route is the relay address and must be a local address."""
     text, _ = bare.decode_string(payload)
+    if text.startswith(REFUSED):
+        raise Refused(f"the relay node refused the relay: {text[len(REFUSED) :]}")
     if name is not None and name != EPHEMERAL_REQUEST and not text.endswith(name):
         raise ProtocolError(f"relay answered {text!r} to the registration of {name!r}")
     last = return_route.recipient

@@ -12,8 +12,9 @@ route and is answered, as Ockam's hosted (Elixir) relays do (relays.md §5.3): a
 that reconnects gets its relay back at once. The newest registration wins.
 
 With an authority (relays.md §6), the service is given the node's ``relay`` access control
-(who may register at all) and the ``ockam-relay`` name check; refused registrations are
-dropped without an answer (logged, as Rust does).
+(who may register at all) and the ``ockam-relay`` name check; a refused registration is
+logged and answered with the reason (``protocol.relay.refusal``; a Rust relay node sends
+nothing), so that the registering node can say why at once.
 
 Registering node B: :func:`register_relay` starts a :class:`RemoteRelay` worker at a
 fresh ``main_remote`` address, sends the registration from it and waits for the answer.
@@ -33,13 +34,14 @@ that id's consumers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ..codec.address import Address
 from ..codec.route import Route
-from ..errors import DecodeError, OckamError, ProtocolError, TimeoutError_
+from ..errors import DecodeError, OckamError, ProtocolError, Refused, TimeoutError_
 from ..identity import Identifier
 from ..node.flow_control import ProducerInfo
 from ..node.message import LocalMessage
@@ -53,6 +55,7 @@ from ..protocol.relay import (
     forward_onward_route,
     parse_registration_request,
     parse_registration_response,
+    refusal,
     registration_request,
     registration_service,
 )
@@ -174,10 +177,17 @@ class RelayService(Worker):
         except DecodeError as e:
             log.warning("relay service: dropping an invalid registration: %s", e)
             return
-        if self.access is not None and not self.access.check_message(msg):
-            return  # refused: logged by the access control
-        if self.name_check is not None and not self.name_check(message_identifier(msg), reg.name):
-            return  # refused: logged by the check
+        decision = Decision(True)
+        if self.access is not None:
+            decision = self.access.check_message(msg)  # (logged by the access control)
+        if decision and self.name_check is not None:
+            decision = self.name_check(message_identifier(msg), reg.name)  # (logged by the check)
+        if not decision:
+            # answered (Rust sends nothing: its clients wait for their timeout)
+            answer = refusal(decision.reason, reg.name)
+            with contextlib.suppress(OckamError):
+                await ctx.forward(LocalMessage(reg.response_onward_route, Route((ctx.address,)), answer))
+            return
         ephemeral = parse_registration_request(msg.payload) is None
         relay = self.relays.get(reg.relay_address)
         if relay is not None:
@@ -255,6 +265,11 @@ class RemoteRelay(Worker):
         if not onward:
             try:
                 info = parse_registration_response(msg.payload, msg.return_route, self.name)
+            except Refused as e:
+                log.warning("relay client %s: %s", ctx.address, e)
+                if not self.registered.done():
+                    self.registered.set_exception(e)
+                return
             except (DecodeError, ProtocolError) as e:
                 log.warning("relay client %s: invalid answer from the relay: %s", ctx.address, e)
                 return
