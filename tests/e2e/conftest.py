@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from glob import glob
 from pathlib import Path
 
@@ -102,9 +103,10 @@ def _postgres_bin() -> Path | None:
     return None
 
 
-@pytest.fixture
-def postgres() -> Iterator[int]:
-    """A private PostgreSQL server on a free port (run as ``postgres`` when we are root)."""
+@contextlib.contextmanager
+def postgres_server(prefix: Sequence[str] = ()) -> Iterator[int]:
+    """A private PostgreSQL server on a free port (run as ``postgres`` when we are root),
+    started through ``prefix`` (e.g. ``ip netns exec NS``: in a network namespace)."""
     bindir = _postgres_bin()
     if bindir is None or shutil.which("psql") is None:
         pytest.skip("PostgreSQL (initdb, pg_ctl, psql) is not installed")
@@ -130,7 +132,9 @@ def postgres() -> Iterator[int]:
     log = workdir / "server.log"
 
     def run(*argv: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*as_user, *argv], capture_output=True, text=True, timeout=120, check=False)
+        return subprocess.run(
+            [*prefix, *as_user, *argv], capture_output=True, text=True, timeout=120, check=False
+        )
 
     init = run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
     if init.returncode != 0:
@@ -149,3 +153,10 @@ def postgres() -> Iterator[int]:
     finally:
         run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres() -> Iterator[int]:
+    """A private PostgreSQL server on a free port of 127.0.0.1."""
+    with postgres_server() as port:
+        yield port

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -132,10 +133,10 @@ def test_enroll_creates_a_local_project(enrolled: Ockam) -> None:
     project = json.loads(enrolled.ok("project", "information", "--output", "json"))
     assert project["name"] == "default"
     route = project["access_route"]
-    assert route.startswith("/dnsaddr/localhost/tcp/") and route.endswith("/service/api")
-    # the project id is the first label of the route's host (what `project ticket` derives)
-    assert project["id"] == "localhost"
-    assert project["authority_access_route"].startswith("/dnsaddr/localhost/tcp/")
+    assert route.startswith("/dnsaddr/127.0.0.1/tcp/") and route.endswith("/service/api")
+    # a project id of its own (tickets carry it)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", project["id"])
+    assert project["authority_access_route"].startswith("/dnsaddr/127.0.0.1/tcp/")
     assert project["identity"].startswith("I") and project["project_change_history"]
     assert project["authority_identity"] and project["running"] is True
     assert project["users"] == [] and project["user_roles"] == []
@@ -146,14 +147,14 @@ def test_enroll_creates_a_local_project(enrolled: Ockam) -> None:
         assert node["is_default"] is False
     listed = json.loads(enrolled.ok("project", "list", "--output", "json"))
     assert [p["name"] for p in listed] == ["default"]
-    assert json.loads(enrolled.ok("project", "show"))["id"] == "localhost"
+    assert json.loads(enrolled.ok("project", "show"))["id"] == project["id"]
     # the administrator is a member with the enroller role and any relay name
     admin = enrolled.ok("identity", "show").strip()
     member = json.loads(enrolled.ok("project-member", "show", admin, "--output", "json"))
     assert member["attributes"]["attributes"] == {"ockam-relay": "*", "ockam-role": "enroller"}
     credential = json.loads(enrolled.ok("project", "enroll", "--output", "json"))
     assert credential["credential"]["attributes"]["ockam-relay"] == "*"
-    assert credential["credential"]["attributes"]["trust_context_id"] == "localhost"
+    assert credential["credential"]["attributes"]["trust_context_id"] == project["id"]
 
 
 def test_enroll_is_idempotent_and_restarts_the_project(enrolled: Ockam) -> None:
@@ -293,10 +294,12 @@ def test_ticket_past_its_usage_count_is_refused(enrolled: Ockam, other_home: Ock
     third.home.mkdir(parents=True)
     try:
         line = third.fail("project", "enroll", ticket, "--quiet")
-        assert "Unknown enrollment token" in line
+        assert "Used enrollment token" in line
         expired = enrolled.ok("project", "ticket", "--expires-in", "1s").strip()
         time.sleep(2)
-        assert "Unknown enrollment token" in third.fail("project", "enroll", expired, "--quiet")
+        assert "Expired enrollment token" in third.fail("project", "enroll", expired, "--quiet")
+        # a failed enrollment leaves the home as it was
+        assert json.loads(third.ok("project", "list", "--output", "json")) == []
     finally:
         reset(third)
 

@@ -42,6 +42,7 @@ from ockam.identity import (
 )
 from ockam.node import Context, LocalMessage, Worker
 from ockam.protocol.api_wire import Request, decode_response
+from ockam.protocol.authority import OneTimeCode
 from ockam.protocol.crypto import SigningSecret
 from ockam.services.access_control import (
     AccessControlledWorker,
@@ -188,7 +189,7 @@ async def test_members_tokens_credentials_and_abac(setup: Setup, caplog: pytest.
     assert (await s.client(db1).enroll(code)).enrolled
     assert not (await s.client(db1).enroll(code)).enrolled  # "already a member" counts as enrolled
     assert (await s.client(db2).enroll(code.hex)).enrolled
-    with pytest.raises(ApiError, match="Unknown enrollment token") as refused:
+    with pytest.raises(ApiError, match="Used enrollment token") as refused:
         await s.client(late).enroll(code)
     assert refused.value.status == 403
     assert (await admin.show_member(ident[id(db2)])).text_map() == {"component": "db"}
@@ -301,10 +302,13 @@ async def test_authority_answers_and_refusals(setup: Setup) -> None:
     # unknown path
     response = await client.request("credential_issuer", Request(path="/nothing", method="POST"))
     assert response.status == 400 and response.body[3] == "unknown path" and response.body[1] == "/nothing"
-    # an expired token (ttl 0) is unknown
+    # an expired token (ttl 0), a used one and an unknown one are three different refusals
     code = await s.admin_client.create_token({}, ttl_secs=0)
+    late = s.client(await s.member_node("late"))
     with pytest.raises(ApiError, match="Unknown enrollment token"):
-        await s.client(await s.member_node("late")).enroll(code)
+        await late.enroll(OneTimeCode.generate())
+    with pytest.raises(ApiError, match="Expired enrollment token: the ticket expired at"):
+        await late.enroll(code)
     # pre-trusted members cannot be deleted; enrollers can be created (no account authority)
     admin_id = s.admin.secure_channels.identity.identifier
     with pytest.raises(ApiError, match="pre trusted"):

@@ -28,6 +28,7 @@ from ..services.secure_channel import SecureChannels
 from ..state import State
 from ..state.authority import SqlAuthorityMembers, SqlEnrollmentTokens
 from ..state.credentials import IdentityAttributesTable
+from ..state.database import Database
 from ..transport.tcp import TcpTransport
 from .client import parse_duration
 
@@ -112,6 +113,8 @@ class AuthorityNodeConfig:
     options: AuthorityOptions = field(default_factory=AuthorityOptions)
     trusted_identities: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     state: State | None = None
+    # Where members and enrollment tokens are kept (default: the state's main database).
+    members_database: Database | None = None
 
 
 @dataclass
@@ -148,7 +151,8 @@ async def start_authority_node(config: AuthorityNodeConfig) -> RunningAuthority:
         if config.state is not None:
             db = config.state.db
             repository = IdentityAttributesTable(db, config.name)
-            members, tokens = SqlAuthorityMembers(db), SqlEnrollmentTokens(db)
+            kept = config.members_database or db
+            members, tokens = SqlAuthorityMembers(kept), SqlEnrollmentTokens(kept)
         channels = SecureChannels(
             node,
             identity,

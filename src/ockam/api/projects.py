@@ -30,7 +30,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from ..codec.multiaddr import MultiAddr
-from ..errors import DecodeError, IdentityError, InvalidArgument, NotFound, OckamError, TimeoutError_
+from ..errors import (
+    AlreadyExists,
+    DecodeError,
+    IdentityError,
+    InvalidArgument,
+    NotFound,
+    OckamError,
+    TimeoutError_,
+)
 from ..identity import (
     CredentialAndPurposeKey,
     Identifier,
@@ -44,7 +52,6 @@ from ..node.runtime import Node
 from ..node.runtime import run as run_loop
 from ..protocol.authority import OneTimeCode
 from ..protocol.ticket import (
-    ExportedTicket,
     LegacyTicket,
     TicketImport,
     decode_ticket,
@@ -222,9 +229,10 @@ class Project:
     authority_identity: Identity | None = None
     authority_route: MultiAddr | None = None
     is_default: bool = False
-    # the nodes of a project hosted on this machine (``ockam enroll``)
+    # the nodes of a project hosted on this machine (``ockam enroll``), and how they serve it
     authority_node: str | None = None
     project_node: str | None = None
+    hosting: dict[str, Any] | None = None
 
     @classmethod
     def verify(cls, model: ProjectModel) -> Project:
@@ -265,6 +273,7 @@ class Project:
         project.is_default = row.is_default
         project.authority_node = row.authority_node
         project.project_node = row.project_node
+        project.hosting = row.hosting
         return project
 
     def to_row(self) -> ProjectRow:
@@ -290,6 +299,7 @@ class Project:
             kafka_config=m.kafka_config,
             authority_node=self.authority_node,
             project_node=self.project_node,
+            hosting=self.hosting,
         )
 
     # -- accessors
@@ -398,12 +408,11 @@ def import_identity(state: State, identity: Identity) -> None:
     identities.store_change_history(identifier, identity.export_hex())
 
 
-def store_project(state: State, project: Project, *, make_default: bool | None = None) -> Project:
-    """Store a verified project (and its identities, and its space when it has one).
-
-    A project hosted on this machine is never replaced by a record of the same id coming
-    from elsewhere (a ticket or a file naming another machine's project)."""
-    existing = Projects(state.db).get(project.project_id)
+def check_storable(state: State, project: Project) -> None:
+    """Would :func:`store_project` keep ``project``?  Not when it would replace a project
+    hosted here, or take the name of another project (``/project/<name>`` must say which)."""
+    projects = Projects(state.db)
+    existing = projects.get(project.project_id)
     if (
         existing is not None
         and existing.is_local
@@ -415,6 +424,21 @@ def store_project(state: State, project: Project, *, make_default: bool | None =
             f"The project {existing.project_name} (id {existing.project_id}) hosted on this machine "
             "has the same id as the project being imported: use another OCKAM_HOME to join it"
         )
+    same_name = projects.by_name(project.name)
+    if same_name is not None and same_name.project_id != project.project_id:
+        where = "hosted on this machine" if same_name.is_local else f"id {same_name.project_id}"
+        raise AlreadyExists(
+            f"There is already a project named {project.name} here ({where}): delete it first "
+            f"(ockam project delete {project.name}) to use this one"
+        )
+
+
+def store_project(state: State, project: Project, *, make_default: bool | None = None) -> Project:
+    """Store a verified project (and its identities, and its space when it has one).
+
+    A project hosted on this machine is never replaced by a record of the same id coming
+    from elsewhere (a ticket or a file naming another machine's project)."""
+    check_storable(state, project)
     for identity in (project.project_identity, project.authority_identity):
         if identity is not None:
             import_identity(state, identity)
@@ -569,8 +593,13 @@ def read_ticket(text: str) -> tuple[OneTimeCode, Project]:
 
 
 def create_ticket(project: Project, code: OneTimeCode) -> str:
-    """The ticket ``project ticket`` prints: an exported ticket assembled from the stored
-    project, imported, and written in the legacy format (authority.md §10.3)."""
+    """The ticket ``project ticket`` prints, in the legacy format (authority.md §10.3): the
+    one-time code and the project's record.
+
+    Rust assembles an exported ticket and imports it, which makes the ticket's project id
+    the first label of the route's ``/dnsaddr`` host (``127`` for ``/dnsaddr/127.0.0.1/..``):
+    two projects hosted by one machine would then share an id on their members.  Here the
+    record keeps the project's own id (a Rust member reads the legacy record as it is)."""
     m = project.model
     if m.identity is None and project.project_identity is None:
         raise InvalidArgument("missing project's identity")
@@ -578,20 +607,24 @@ def create_ticket(project: Project, code: OneTimeCode) -> str:
         raise InvalidArgument("missing project's change history")
     if m.authority_identity is None:
         raise InvalidArgument("missing authority's change history")
+    if not m.access_route or not m.authority_access_route:
+        raise InvalidArgument(f"cannot create an enrollment ticket for the project {m.name}: it has no routes")
     try:
-        exported = ExportedTicket.create(
-            m.access_route,
-            str(project.project_identifier),
-            m.name,
-            code.hex,
-            m.project_change_history,
-            m.authority_identity,
-            m.authority_access_route,
+        record = ProjectModel(
+            id=m.id,
+            name=m.name,
+            space_name=m.space_name,
+            access_route=m.access_route,
+            space_id=m.space_id,
+            identity=str(project.project_identifier),
+            authority_access_route=m.authority_access_route,
+            authority_identity=m.authority_identity,
+            project_change_history=m.project_change_history,
         )
-        imported = _project_from_ticket(ticket_import(exported))
+        Project.verify(record)
     except (DecodeError, IdentityError) as e:
         raise InvalidArgument(f"cannot create an enrollment ticket for the project {m.name}: {e}") from None
-    return LegacyTicket(code.hex, imported.model.to_json()).encode()
+    return LegacyTicket(code.hex, record.to_json()).encode()
 
 
 # -- credentials as the CLI shows them -----------------------------------------------------

@@ -51,6 +51,9 @@ class AuthorityArgs:
     disable_trust_context_id: bool = False
     skip_is_running_check: bool = False
     hosts_project: str | None = None
+    # the id of the hosted project whose own database keeps the members and tokens (None:
+    # the main database, as Rust's `authority create`)
+    members_project: str | None = None
     verbose: int = 0
 
     @property
@@ -102,6 +105,7 @@ class AuthorityArgs:
             ("--project-identity-identifier-file", self.project_identity_identifier_file),
             ("--account-authority", self.account_authority),
             ("--hosts-project", self.hosts_project),
+            ("--members-project", self.members_project),
         ):
             if value is not None:
                 argv += [flag, value]
@@ -208,6 +212,7 @@ def _check_listener(_ctx: click.Context, _param: click.Parameter, value: Any) ->
     help="Do not put the trust context id in credentials.",
 )
 @click.option("--hosts-project", default=None, hidden=True)
+@click.option("--members-project", default=None, hidden=True)
 @click.pass_context
 def authority_create(ctx: click.Context, /, node_name: str, **kw: Any) -> None:
     from ..errors import InvalidArgument
@@ -230,6 +235,7 @@ def authority_create(ctx: click.Context, /, node_name: str, **kw: Any) -> None:
         disable_trust_context_id=kw["disable_trust_context_id"],
         skip_is_running_check=kw["skip_is_running_check"],
         hosts_project=kw["hosts_project"],
+        members_project=kw["members_project"],
         verbose=term.opts.verbose,
     )
     state = open_state(ctx)
@@ -406,6 +412,9 @@ def run_authority_foreground(
         options=options,
         trusted_identities=parse_trusted_identities(args.trusted_identities),
         state=state,
+        members_database=None
+        if args.members_project is None
+        else state.project_database(args.members_project),
     )
     pid = os.getpid()
     started = False

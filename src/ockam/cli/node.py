@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .base import NODE_NAME, OckamGroup, open_state, terminal
-from .output import Terminal, fmt_err, fmt_info, fmt_list, fmt_ok
+from .output import Terminal, fmt_err, fmt_info, fmt_list, fmt_ok, fmt_warn
 
 if TYPE_CHECKING:
     from ..state import NodeInfo, State
@@ -591,6 +591,19 @@ def node_delete(ctx: click.Context, node_name: str | None, all_: bool, force: bo
             return
         if node_name not in names:
             raise NotFound(f"The node {node_name} was not found")
+        hosted = _hosted_project(state, node_name)
+        if hosted is not None:
+            breaks = (
+                f"The node {node_name} hosts the project {hosted}: its members cannot reach the "
+                f"project until `ockam enroll` (or `ockam project create SPACE {hosted}`) creates it again"
+            )
+            if not yes and not term.can_ask_for_user_input():
+                raise InvalidArgument(f"{breaks}. Use --yes to delete it anyway")
+            if not term.confirm(yes, f"{breaks}. Delete it?"):
+                return
+            _delete_one(state, term, node_name)
+            term.status(fmt_warn(breaks))
+            return
         if term.confirm(yes, "Are you sure you want to proceed?"):
             _delete_one(state, term, node_name)
         return
@@ -610,6 +623,13 @@ def _project_hosts(state: State) -> set[str]:
     for project in Projects(state.db).list_all():
         hosts.update(n for n in (project.authority_node, project.project_node) if n)
     return hosts
+
+
+def _hosted_project(state: State, node: str) -> str | None:
+    from ..state.projects import Projects
+
+    project = Projects(state.db).hosted_by(node)
+    return None if project is None else project.project_name
 
 
 def _delete_one(state: State, term: Terminal, name: str) -> None:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .base import OckamGroup, open_state, terminal
-from .output import Terminal, fmt_info, fmt_list, fmt_log, fmt_ok
+from .enroll import hosting_options
+from .output import Terminal, fmt_info, fmt_list, fmt_log, fmt_ok, fmt_warn
 from .params import DURATION
 
 if TYPE_CHECKING:
@@ -57,6 +58,74 @@ def _run(
 @click.group(cls=OckamGroup, name="project", help="Manage Projects")
 def project() -> None:
     pass
+
+
+@project.command(
+    "create",
+    help="Create a Project hosted on this machine (its authority node and project node), for "
+    "this machine or for other machines to join with tickets",
+)
+@click.argument("space_name")
+@click.argument("project_name", required=False)
+@click.option(
+    "--identity", default=None, metavar="IDENTITY_NAME", help="Identity of the project administrator."
+)
+@hosting_options
+@click.pass_context
+def project_create(
+    ctx: click.Context, /, space_name: str, project_name: str | None, identity: str | None, **kw: Any
+) -> None:
+    from ..errors import InvalidArgument
+    from .enroll import host_project, hosting_from, report
+    from .node_runtime import random_name
+
+    name = project_name or random_name()
+    if not name or "/" in name or name.startswith("-"):
+        raise InvalidArgument(f"invalid project name {name!r}")
+    hosting = hosting_from(kw)
+    hosting.check()
+    state = open_state(ctx)
+    term = terminal(ctx)
+    loaded = _identity(state, identity)
+    try:
+        found = host_project(state, loaded, term, name, space_name, hosting)
+    finally:
+        loaded.vault.close()
+    report(term, found, loaded.name)
+
+
+@project.command("delete", help="Delete a Project: a hosted one with its nodes, or a membership")
+@click.argument("names", nargs=-1, required=True, metavar="[SPACE_NAME] PROJECT_NAME")
+@click.option("--identity", default=None, metavar="IDENTITY_NAME", hidden=True)
+@click.option("-y", "--yes", is_flag=True, help="Confirm the deletion without prompting.")
+@click.pass_context
+def project_delete(ctx: click.Context, names: tuple[str, ...], identity: str | None, yes: bool) -> None:
+    from ..api.projects import get_project
+    from ..errors import InvalidArgument
+    from ..state.projects import Projects
+    from .enroll import delete_local_project
+
+    if len(names) > 2:
+        raise click.UsageError("expected [SPACE_NAME] PROJECT_NAME")
+    name = names[-1]
+    state = open_state(ctx)
+    term = terminal(ctx)
+    found = get_project(state, name)
+    if len(names) == 2 and found.model.space_name != names[0]:
+        raise InvalidArgument(f"The project {name} is in the space {found.model.space_name}, not {names[0]}")
+    what = (
+        f"the project {name} hosted on this machine, with its nodes and members: the machines that "
+        "joined it lose it"
+        if found.is_local
+        else f"this machine's membership of the project {name} (the project stays where it is hosted)"
+    )
+    if not term.confirm(yes, f"Are you sure you want to delete {what}?"):
+        return
+    if found.is_local:
+        delete_local_project(state, found, term)
+    else:
+        Projects(state.db).delete(found.project_id)
+    term.result(plain=fmt_ok(f"Project {name} deleted"), machine=name, json_value={"name": name})
 
 
 @project.command("import", help="Import a Project from a JSON file")
@@ -249,7 +318,14 @@ def project_enroll(
         state, term, enrollment_ticket, identity, project_name, timeout
     )
     if already:
-        term.status(fmt_ok("Identity is already enrolled with the project"))
+        # (the authority refused the ticket and kept the member's attributes, as Rust's does)
+        term.status(
+            fmt_warn(
+                f"Identity is already enrolled with the project {found.name}: a new ticket does not "
+                f"change its attributes (an enroller can: ockam project-member add {loaded.identifier} "
+                "--attribute KEY=VALUE)"
+            )
+        )
     shown = credential_json(credential)
     identity_row = {
         "identifier": loaded.identifier,
@@ -274,13 +350,15 @@ def enroll_identity(
     """``project enroll``: import the ticket's project (if a ticket is given), redeem its
     one-time code as ``identity``, then get a credential.  Returns the project, the
     identity, whether it already was a member, and the credential."""
-    from ..api.projects import get_project, read_ticket, store_project
+    from ..api.projects import check_storable, get_project, read_ticket, store_project
     from ..errors import InvalidArgument
 
     code = None
+    ticket_project = None
     if ticket is not None:
         code, ticket_project = read_ticket(_read_ticket_argument(ticket))
-        found = store_project(state, ticket_project)
+        check_storable(state, ticket_project)  # (stored once the enrollment worked)
+        found = ticket_project
     else:
         try:
             found = get_project(state, project_name)
@@ -302,6 +380,8 @@ def enroll_identity(
         return already, credential
 
     already, credential = _run(state, found, loaded, action, timeout)
+    if ticket_project is not None:
+        found = store_project(state, ticket_project)
     return found, loaded, already, credential
 
 

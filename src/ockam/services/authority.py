@@ -29,10 +29,11 @@ import secrets
 import string
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ..codec.address import Address
-from ..errors import DecodeError, IdentityError, OckamError
+from ..errors import DecodeError, IdentityError, OckamError, Refused
 from ..identity import (
     CREDENTIAL_TTL,
     Attributes,
@@ -88,9 +89,6 @@ __all__ = [
 
 log = logging.getLogger("ockam.authority")
 
-
-class Refused(OckamError):
-    """An authority operation refused for the caller (answered with 403)."""
 
 
 @dataclass(frozen=True)
@@ -341,8 +339,16 @@ class Authority:
         except OckamError as e:
             raise Refused(f"Error using the enrollment token: {e}") from None
         if token is None:
+            spent = self.tokens.spent(code.hex)
+            if spent is not None:
+                reason, at = spent
+                when = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                log.warning("%s enrollment token received from %s", reason, caller)
+                if reason == "expired":
+                    raise Refused(f"Expired enrollment token: the ticket expired at {when}")
+                raise Refused(f"Used enrollment token: the ticket's uses were spent (the last at {when})")
             log.warning("unknown enrollment token received from %s", caller)
-            raise Refused("Unknown enrollment token")
+            raise Refused("Unknown enrollment token: the ticket was not issued by this project's authority")
         self.members.add_member(
             AuthorityMember(
                 str(caller),

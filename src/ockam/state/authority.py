@@ -9,6 +9,7 @@ text to text (stored as a CBOR text map).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -71,6 +72,10 @@ class EnrollmentTokens(Protocol):
         one use of it (delete it when ``ttl_count <= 1``, else decrement).  The token as it
         was before this use, or None."""
 
+    def spent(self, one_time_code: str) -> tuple[str, int] | None:
+        """Why a token that is gone went (``expired`` at its expiry, ``used`` at its last
+        use) and when, for 30 days; None for a token never seen."""
+
 
 class MemoryAuthorityMembers:
     def __init__(self) -> None:
@@ -96,20 +101,35 @@ class MemoryAuthorityMembers:
             self.rows[m.identifier] = replace(m, is_pre_trusted=True)
 
 
+SPENT_TOKENS_KEPT = 30 * 24 * 3600
+
+
+def _code_hash(one_time_code: str) -> str:
+    return hashlib.sha256(one_time_code.encode()).hexdigest()
+
+
 class MemoryEnrollmentTokens:
     def __init__(self) -> None:
         self.rows: dict[str, EnrollmentToken] = {}
+        self.gone: dict[str, tuple[str, int]] = {}
 
     def store_new_token(self, token: EnrollmentToken) -> None:
         self.rows[token.one_time_code] = token
 
+    def spent(self, one_time_code: str) -> tuple[str, int] | None:
+        return self.gone.get(_code_hash(one_time_code))
+
     def use_token(self, one_time_code: str, now: int) -> EnrollmentToken | None:
-        self.rows = {k: v for k, v in self.rows.items() if v.expires_at > now}
+        for k, v in list(self.rows.items()):
+            if v.expires_at <= now:
+                self.gone[_code_hash(k)] = ("expired", v.expires_at)
+                del self.rows[k]
         token = self.rows.get(one_time_code)
         if token is None:
             return None
         if token.ttl_count <= 1:
             del self.rows[one_time_code]
+            self.gone[_code_hash(one_time_code)] = ("used", now)
         else:
             self.rows[one_time_code] = replace(token, ttl_count=token.ttl_count - 1)
         return token
@@ -219,9 +239,27 @@ class SqlEnrollmentTokens:
                 ),
             )
 
+    def _spend(self, one_time_code: str, reason: str, at: int) -> None:
+        self.db.execute(
+            "INSERT INTO authority_spent_token (code_hash, reason, at) VALUES (?, ?, ?)"
+            " ON CONFLICT (code_hash) DO UPDATE SET reason = excluded.reason, at = excluded.at",
+            (_code_hash(one_time_code), reason, at),
+        )
+
+    def spent(self, one_time_code: str) -> tuple[str, int] | None:
+        row = self.db.query_one(
+            "SELECT reason, at FROM authority_spent_token WHERE code_hash = ?", (_code_hash(one_time_code),)
+        )
+        return None if row is None else (str(row[0]), int(row[1]))
+
     def use_token(self, one_time_code: str, now: int) -> EnrollmentToken | None:
         with self.db.transaction():
+            for expired in self.db.query(
+                "SELECT one_time_code, expires_at FROM authority_enrollment_token WHERE expires_at <= ?", (now,)
+            ):
+                self._spend(str(expired[0]), "expired", int(expired[1]))
             self.db.execute("DELETE FROM authority_enrollment_token WHERE expires_at <= ?", (now,))
+            self.db.execute("DELETE FROM authority_spent_token WHERE at <= ?", (now - SPENT_TOKENS_KEPT,))
             row = self.db.query_one(
                 f"SELECT {_TOKEN_COLUMNS} FROM authority_enrollment_token WHERE one_time_code = ?",
                 (one_time_code,),
@@ -233,6 +271,7 @@ class SqlEnrollmentTokens:
                 self.db.execute(
                     "DELETE FROM authority_enrollment_token WHERE one_time_code = ?", (one_time_code,)
                 )
+                self._spend(one_time_code, "used", now)
             else:
                 self.db.execute(
                     "UPDATE authority_enrollment_token SET ttl_count = ? WHERE one_time_code = ?",

@@ -243,3 +243,33 @@ MIGRATIONS.append(
         """,
     )
 )
+
+MIGRATIONS.append(
+    (
+        6,
+        "how a project hosted on this machine is served",
+        """
+        -- JSON object (NULL: not hosted here, or hosted before this column): the listener
+        -- addresses of its project node and authority node, the public address in its
+        -- routes, its administrator, and the database of its authority's members
+        ALTER TABLE project ADD COLUMN hosting TEXT;
+        """,
+    )
+)
+
+MIGRATIONS.append(
+    (
+        7,
+        "enrollment tokens that are spent",
+        """
+        -- tokens gone because they expired or their uses were spent, by the SHA-256 of
+        -- their one-time code (not in Rust's schema: so that a second use can be told apart
+        -- from an unknown token); forgotten after 30 days
+        CREATE TABLE authority_spent_token (
+            code_hash TEXT NOT NULL UNIQUE,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL
+        );
+        """,
+    )
+)

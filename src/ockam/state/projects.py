@@ -43,9 +43,11 @@ class ProjectRow:
     okta_config: dict[str, Any] | None = None
     kafka_config: dict[str, Any] | None = None
     is_default: bool = False
-    # Local project (``ockam enroll``): the nodes that host it.
+    # Local project (``ockam enroll``): the nodes that host it, and how (listener and public
+    # addresses, administrator, members database: see ``ockam.cli.enroll``)
     authority_node: str | None = None
     project_node: str | None = None
+    hosting: dict[str, Any] | None = None
 
     @property
     def is_local(self) -> bool:
@@ -55,7 +57,8 @@ class ProjectRow:
 _PROJECT_COLUMNS = (
     "project_id, project_name, is_default, space_id, space_name, project_identifier, access_route,"
     " authority_change_history, authority_access_route, version, running, operation_id,"
-    " project_change_history, users, user_roles, okta_config, kafka_config, authority_node, project_node"
+    " project_change_history, users, user_roles, okta_config, kafka_config, authority_node, project_node,"
+    " hosting"
 )
 
 
@@ -73,6 +76,7 @@ def _project_row(row: Any) -> ProjectRow:
     roles = _json(row["user_roles"], [])
     okta = _json(row["okta_config"], None)
     kafka = _json(row["kafka_config"], None)
+    hosting = _json(row["hosting"], None)
     return ProjectRow(
         project_id=row["project_id"],
         project_name=row["project_name"],
@@ -93,6 +97,7 @@ def _project_row(row: Any) -> ProjectRow:
         is_default=bool(row["is_default"]),
         authority_node=row["authority_node"],
         project_node=row["project_node"],
+        hosting=hosting if isinstance(hosting, dict) else None,
     )
 
 
@@ -149,7 +154,10 @@ class Projects:
             existing = self.get(project.project_id)
             if existing is not None and not project.is_local:
                 project = replace(
-                    project, authority_node=existing.authority_node, project_node=existing.project_node
+                    project,
+                    authority_node=existing.authority_node,
+                    project_node=existing.project_node,
+                    hosting=existing.hosting,
                 )
             if make_default is None:
                 other = self.db.query_one(
@@ -160,8 +168,8 @@ class Projects:
                 "INSERT INTO project (project_id, project_name, is_default, space_id, space_name,"
                 " project_identifier, access_route, authority_change_history, authority_access_route,"
                 " version, running, operation_id, project_change_history, users, user_roles,"
-                " okta_config, kafka_config, authority_node, project_node)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " okta_config, kafka_config, authority_node, project_node, hosting)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (project_id) DO UPDATE SET project_name = excluded.project_name,"
                 " is_default = excluded.is_default, space_id = excluded.space_id,"
                 " space_name = excluded.space_name, project_identifier = excluded.project_identifier,"
@@ -172,7 +180,7 @@ class Projects:
                 " project_change_history = excluded.project_change_history, users = excluded.users,"
                 " user_roles = excluded.user_roles, okta_config = excluded.okta_config,"
                 " kafka_config = excluded.kafka_config, authority_node = excluded.authority_node,"
-                " project_node = excluded.project_node",
+                " project_node = excluded.project_node, hosting = excluded.hosting",
                 (
                     project.project_id,
                     project.project_name,
@@ -193,6 +201,7 @@ class Projects:
                     None if project.kafka_config is None else json.dumps(project.kafka_config),
                     project.authority_node,
                     project.project_node,
+                    None if project.hosting is None else json.dumps(project.hosting, sort_keys=True),
                 ),
             )
             if make_default:

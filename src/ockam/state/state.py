@@ -162,6 +162,25 @@ class State:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def project_database(self, project_id: str) -> Database:
+        """The database of the authority of project ``project_id`` hosted here (its members
+        and enrollment tokens, apart from the other projects' and from ``authority
+        create``'s, which use the main database as Rust's)."""
+        if not project_id or "/" in project_id or project_id.startswith("."):
+            raise StateError(f"invalid project id {project_id!r}")
+        path = self.home / "projects" / project_id
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise StateError(f"cannot use the directory {path}: {e}") from e
+        db = Database(path / "authority.sqlite3")
+        try:
+            db.migrate(MIGRATIONS)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     # -- paths
     @property
     def database_path(self) -> Path:
