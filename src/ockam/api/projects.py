@@ -608,7 +608,9 @@ def create_ticket(project: Project, code: OneTimeCode) -> str:
     if m.authority_identity is None:
         raise InvalidArgument("missing authority's change history")
     if not m.access_route or not m.authority_access_route:
-        raise InvalidArgument(f"cannot create an enrollment ticket for the project {m.name}: it has no routes")
+        raise InvalidArgument(
+            f"cannot create an enrollment ticket for the project {m.name}: it has no routes"
+        )
     try:
         record = ProjectModel(
             id=m.id,

@@ -90,7 +90,6 @@ __all__ = [
 log = logging.getLogger("ockam.authority")
 
 
-
 @dataclass(frozen=True)
 class EnrollerCheck:
     is_member: bool = False

@@ -255,7 +255,8 @@ class SqlEnrollmentTokens:
     def use_token(self, one_time_code: str, now: int) -> EnrollmentToken | None:
         with self.db.transaction():
             for expired in self.db.query(
-                "SELECT one_time_code, expires_at FROM authority_enrollment_token WHERE expires_at <= ?", (now,)
+                "SELECT one_time_code, expires_at FROM authority_enrollment_token WHERE expires_at <= ?",
+                (now,),
             ):
                 self._spend(str(expired[0]), "expired", int(expired[1]))
             self.db.execute("DELETE FROM authority_enrollment_token WHERE expires_at <= ?", (now,))
