@@ -613,3 +613,14 @@ def test_refusals_are_one_line_errors_in_seconds(enrolled: Ockam, other_home: Oc
     other.ok("project", "enroll", ticket, "--identity", "web", timeout=120)
     other.ok("node", "create", "w", "--identity", "web")
     assert "forward_to_web" in other.ok("relay", "create", "web", "--at", "/project/default", "--to", "w")
+
+
+def test_status_shows_identities_projects_and_nodes(enrolled: Ockam) -> None:
+    status = json.loads(enrolled.ok("status", "--output", "json"))
+    admin = enrolled.ok("identity", "show").strip()
+    [me] = [i for i in status["identities"] if i["identifier"] == admin]
+    assert me["is_default"] and me["status"] == "enrolled"
+    [project] = status["projects"]
+    assert project["name"] == "default" and project["is_default"]
+    assert project["hosted_here"]["project_node"] == "default-project"
+    assert {n["name"] for n in status["nodes"]} >= {"default-project", "default-authority"}
