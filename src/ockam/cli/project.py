@@ -215,6 +215,41 @@ def project_default(ctx: click.Context, name: str | None) -> None:
     term.result(plain=fmt_ok(f"The project '{name}' is now the default"), machine=name)
 
 
+def _rust_trust_options(f: Any) -> Any:
+    """Rust's trust flags, accepted (and checked) so that its command lines work; as in
+    Rust 0.139, ``project ticket`` and ``project enroll`` use the project's own authority."""
+
+    def check_identity(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            from ..errors import IdentityError
+            from ..identity import verify_change_history
+
+            try:
+                verify_change_history(bytes.fromhex(value))
+            except (ValueError, IdentityError) as e:
+                raise click.BadParameter(f"not an identity: {e}") from None
+        return value
+
+    def check_route(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+        if value is not None:
+            from ..codec.multiaddr import MultiAddr
+            from ..errors import DecodeError
+
+            try:
+                MultiAddr.parse(value)
+            except DecodeError as e:
+                raise click.BadParameter(str(e)) from None
+        return value
+
+    f = click.option("--credential-scope", default=None, help="Accepted, as Rust's (unused).")(f)
+    f = click.option(
+        "--authority-route", default=None, callback=check_route, help="Accepted, as Rust's (unused)."
+    )(f)
+    return click.option(
+        "--authority-identity", default=None, callback=check_identity, help="Accepted, as Rust's (unused)."
+    )(f)
+
+
 def _ticket_attributes(
     attributes: tuple[str, ...], relay: str | None, enroller: bool, tls: bool
 ) -> dict[str, str]:
@@ -232,6 +267,7 @@ def _ticket_attributes(
 
 
 @project.command("ticket", help="Create an enrollment ticket, for another identity to join the Project")
+@_rust_trust_options
 @click.option("--identity", default=None, metavar="IDENTITY_NAME", help="Identity of the enroller.")
 @click.option("--project", "--project-name", "project_name", default=None, metavar="PROJECT_NAME")
 @click.option("-a", "--attribute", "attributes", multiple=True, metavar="ATTRIBUTE", help="key=value.")
@@ -245,6 +281,7 @@ def _ticket_attributes(
 @click.pass_context
 def project_ticket(
     ctx: click.Context,
+    /,
     identity: str | None,
     project_name: str | None,
     attributes: tuple[str, ...],
@@ -253,6 +290,7 @@ def project_ticket(
     relay: str | None,
     enroller: bool,
     tls: bool,
+    **_rust_trust: Any,
 ) -> None:
     from ..api.projects import create_ticket, get_project
     from ..errors import InvalidArgument
@@ -294,6 +332,7 @@ def _read_ticket_argument(value: str) -> str:
 
 @project.command("enroll", help="Use an enrollment ticket to enroll an identity with a Project")
 @click.argument("enrollment_ticket", metavar="ENROLLMENT_TICKET", required=False)
+@_rust_trust_options
 @click.option("--identity", default=None, metavar="IDENTITY_NAME", help="Identity to enroll.")
 @click.option("--project", "--project-name", "project_name", default=None, metavar="PROJECT_NAME")
 @click.option("--okta", is_flag=True, help="Use Okta instead of an enrollment ticket.")
@@ -301,11 +340,13 @@ def _read_ticket_argument(value: str) -> str:
 @click.pass_context
 def project_enroll(
     ctx: click.Context,
+    /,
     enrollment_ticket: str | None,
     identity: str | None,
     project_name: str | None,
     okta: bool,
     timeout: float,
+    **_rust_trust: Any,
 ) -> None:
     from ..api.projects import credential_json
     from ..errors import InvalidArgument
